@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` (the demo on SQLite, served by gunicorn) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[postgres]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[postgres,dev]'
+	touch $@ $(VENV)/.installed-run
+
+instance/secret_key:
+	mkdir -p instance
+	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
+	chmod 600 $@
+
+run: $(VENV)/.installed-run instance/secret_key
+	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask db upgrade --directory migrations
+	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo load
+	@echo
+	@echo "Careloop is starting on http://$(HOST):$(PORT)/  (FHIR API: http://$(HOST):$(PORT)/fhir/metadata)"
+	@CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo logins
+	@echo
+	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 \
+		--access-logfile - wsgi:app
+
+test: $(VENV)/.installed-dev lint typecheck pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.validate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

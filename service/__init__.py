@@ -1,0 +1,38 @@
+"""Careloop: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from service.config import configure
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. Raises ``ConfigError`` or ``InvalidCareBundle`` rather than start unsafe."""
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, test_config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+    from service.care_bundles import CareBundleRegistry
+    from service.extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
+    app.extensions["care_bundles"] = CareBundleRegistry.from_directory(app.config["BUNDLES_DIR"])
+
+    from service import models  # noqa: F401  (register tables with the metadata)
+    from service.cli import register_cli
+    from service.fhir_api import bp as fhir_bp
+
+    app.register_blueprint(fhir_bp)
+    register_cli(app)
+    return app
+
+
+def _migrations_dir() -> str:
+    from service.config import PROJECT_ROOT
+
+    return str(PROJECT_ROOT / "migrations")

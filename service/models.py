@@ -1,0 +1,1 @@
+"""Database tables (placeholder: the data-model work replaces this module)."""
