@@ -50,6 +50,8 @@ ORDERED_TYPES = frozenset({"integer", "decimal", "date", "dateTime"})
 TIME_TYPES = frozenset({"date", "dateTime"})
 ANSWERABLE_TYPES = frozenset(ELEMENT_TYPES) - {"group", "display"}
 ANCHOR = "anchor"
+#: Reserved suffix: the Questionnaire carries an element's help text in a display item ``{id}-help``.
+HELP_SUFFIX = "-help"
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 SEMVER_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
 
@@ -85,7 +87,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class TimingRule:
-    """The element's date or date-time must fall within a window after ``start`` (an element id or ``anchor``).
+    """The element's date or date-time must fall in a window after ``start`` (an element id or ``anchor``).
 
     Exactly one of ``within_hours`` (elapsed hours) or ``by_end_of_day`` (calendar days in the care bundle's
     time zone: 0 = same day, 1 = by the end of the next day) is set.
@@ -218,24 +220,29 @@ CareBundleLoader.add_implicit_resolver(
 # --------------------------------------------------------------------------------------------------
 
 
+def _frozen(data: dict[str, Any]) -> dict[str, Any]:
+    """Lists become tuples, so the dataclasses built from ``data`` are immutable all the way down."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+
+
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
 
 
-class _Notes(fields.List):
-    """A note or a list of notes; always a tuple of strings."""
+class _Notes(fields.List[str]):
+    """A note or a list of notes."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.String(validate=validate.Length(min=1)), load_default=(), **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, ...]:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str | None]:
         if isinstance(value, str):
             value = [value]
-        return tuple(super()._deserialize(value, attr, data, **kwargs))
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
-class _Scalar(fields.Field):
+class _Scalar(fields.Field[AnswerValue]):
     """An answer as written in YAML: a string (code or date), a bool, or a number."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> AnswerValue:
@@ -258,16 +265,16 @@ class CodingSchema(_Strict):
         return Coding(**data)
 
 
-class _Codings(fields.List):
+class _Codings(fields.List[Any]):
     """One coding or a list of them."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.Nested(CodingSchema), load_default=(), **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[Coding, ...]:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any | None]:
         if isinstance(value, Mapping):
             value = [value]
-        return tuple(super()._deserialize(value, attr, data, **kwargs))
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class OptionSchema(_Strict):
@@ -330,7 +337,7 @@ class ComplianceSchema(_Strict):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Compliance:
-        return Compliance(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        return Compliance(**_frozen(data))
 
 
 class ElementSchema(_Strict):
@@ -356,7 +363,7 @@ class ElementSchema(_Strict):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Element:
         data["codes"] = data.pop("code")
-        return Element(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        return Element(**_frozen(data))
 
 
 class AnchorSchema(_Strict):
@@ -367,7 +374,7 @@ class AnchorSchema(_Strict):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Anchor:
-        return Anchor(**data)
+        return Anchor(**_frozen(data))
 
 
 class SourceSchema(_Strict):
@@ -378,7 +385,7 @@ class SourceSchema(_Strict):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Source:
-        return Source(**data)
+        return Source(**_frozen(data))
 
 
 class CareBundleSchema(_Strict):
@@ -407,9 +414,7 @@ class CareBundleSchema(_Strict):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> CareBundle:
         data["codes"] = data.pop("code")
-        return CareBundle(
-            **{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
-        )
+        return CareBundle(**_frozen(data))
 
 
 # unknown=EXCLUDE is never wanted: a misspelt key must be an error, not silently ignored.
@@ -486,7 +491,9 @@ def load_care_bundle(path: str | Path) -> CareBundle:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise InvalidCareBundle([Problem(str(path), "", f"cannot read the file: {error.strerror}")]) from error
+        raise InvalidCareBundle(
+            [Problem(str(path), "", f"cannot read the file: {error.strerror}")]
+        ) from error
     try:
         data = yaml.load(text, Loader=CareBundleLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
@@ -532,7 +539,9 @@ def coerce_answer(element_type: str, value: AnswerValue) -> AnswerValue:
         if isinstance(value, str):
             moment = dt.datetime.fromisoformat(value)
             if moment.tzinfo is None:
-                raise ValueError("a date-time answer needs a time zone offset, e.g. 2024-05-31T09:00:00+01:00")
+                raise ValueError(
+                    "a date-time answer needs a time zone offset, e.g. 2024-05-31T09:00:00+01:00"
+                )
             return moment
         raise ValueError("a dateTime element's answer is a date-time with an offset")
     if isinstance(value, str) and element_type in ("choice", "string", "text"):
@@ -562,7 +571,17 @@ def check_meaning(care_bundle: CareBundle, file: str = "<care bundle>") -> Itera
     for path, element in _paths(care_bundle.elements):
         if element.id in seen or element.id == ANCHOR:
             yield Problem(
-                file, f"{path}.id", f"element id {element.id!r} is used twice", "ids are unique within the file"
+                file,
+                f"{path}.id",
+                f"element id {element.id!r} is used twice",
+                "ids are unique within the file",
+            )
+        if element.id.endswith(HELP_SUFFIX):
+            yield Problem(
+                file,
+                f"{path}.id",
+                f"ids ending in {HELP_SUFFIX!r} are reserved",
+                "for the item holding help text",
             )
         yield from _check_element(file, path, element, seen, every_id, set(source_ids), anchor)
         seen[element.id] = element
@@ -592,7 +611,10 @@ def _check_element(
     for index, code in enumerate(codes):
         if codes.index(code) != index:
             yield Problem(file, f"{path}.options[{index}].code", f"option code {code!r} is used twice")
-    if (element.min_value is not None or element.max_value is not None) and kind not in ("integer", "decimal"):
+    if (element.min_value is not None or element.max_value is not None) and kind not in (
+        "integer",
+        "decimal",
+    ):
         yield Problem(file, path, "min_value / max_value go with integer or decimal elements")
     if (
         element.min_value is not None
@@ -647,7 +669,8 @@ def _check_condition(
         yield Problem(
             file,
             f"{path}.operator",
-            f"{condition.operator} needs a number, date or date-time element; {condition.element!r} is {target.type}",
+            f"{condition.operator} needs a number, date or date-time element; "
+            f"{condition.element!r} is {target.type}",
         )
     try:
         value = coerce_answer(target.type, condition.answer)

@@ -26,8 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service import models  # noqa: F401  (register tables with the metadata)
     from service.cli import register_cli
     from service.fhir_api import bp as fhir_bp
+    from service.fhir_api import register_error_handlers
 
     app.register_blueprint(fhir_bp)
+    register_error_handlers(app)
     register_cli(app)
     return app
 

@@ -1,9 +1,82 @@
-"""``flask`` sub-commands: ``bundles validate``, ``demo load``, ``demo logins``."""
+"""``flask`` sub-commands.
+
+``flask bundles validate`` is a Flask plugin command (entry point ``flask.commands``), not an app command:
+it must run when the app itself refuses to start because a care bundle file is bad.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import click
 from flask import Flask
+from flask.cli import AppGroup
+
+from schemas.care_bundle import InvalidCareBundle, Problem, load_care_bundle
+from service.config import DEFAULTS
+
+
+@click.group("bundles", help="Care bundle definitions (bundles/*.yaml).")
+def bundles_cli() -> None:
+    pass
+
+
+@bundles_cli.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate_command(paths: tuple[Path, ...]) -> None:
+    """Check care bundle files (default: every file in CARELOOP_BUNDLES_DIR); exit 1 on any problem."""
+    from service.care_bundles import CareBundleRegistry
+
+    targets = list(paths) or [Path(os.environ.get("CARELOOP_BUNDLES_DIR", DEFAULTS["BUNDLES_DIR"]))]
+    problems: list[Problem] = []
+    checked = 0
+    for target in targets:
+        try:
+            if target.is_dir():
+                registry = CareBundleRegistry.from_directory(target)
+                checked += len(registry)
+                for care_bundle in registry:
+                    click.echo(f"ok   {care_bundle.path}: {care_bundle.id} {care_bundle.version}")
+            else:
+                care_bundle = load_care_bundle(target)
+                checked += 1
+                click.echo(f"ok   {target}: {care_bundle.id} {care_bundle.version}")
+        except InvalidCareBundle as error:
+            problems.extend(error.problems)
+    for problem in problems:
+        click.echo(f"FAIL {problem}", err=True)
+    if problems:
+        files = len({problem.file for problem in problems})
+        click.echo(f"{len(problems)} problem(s) in {files} file(s)", err=True)
+        raise SystemExit(1)
+    click.echo(f"{checked} care bundle(s) valid")
+
+
+demo_cli = AppGroup("demo", help="Demo data for trying Careloop out.")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Create the demo site, units and users (idempotent)."""
+    from service.demo import load_demo_data
+    from service.extensions import db
+
+    summary = load_demo_data(db.session)
+    db.session.commit()
+    click.echo(f"demo data: {summary}")
+
+
+@demo_cli.command("logins")
+def demo_logins() -> None:
+    """Print the demo logins."""
+    from service.demo import DEMO_LOGINS
+
+    click.echo("Demo logins (username / password, role):")
+    for username, password, role, description in DEMO_LOGINS:
+        click.echo(f"  {username:<12} / {password:<16} {role:<10} {description}")
 
 
 def register_cli(app: Flask) -> None:
-    """Attach the command groups to the app."""
+    """Attach the app's command groups (``bundles`` arrives as a plugin command)."""
+    app.cli.add_command(demo_cli)

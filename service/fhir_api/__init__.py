@@ -1,7 +1,8 @@
-"""FHIR R4 REST API under ``/fhir``."""
+"""FHIR R4 REST API under ``/fhir`` (``application/fhir+json``); every error is an ``OperationOutcome``."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from service.fhir_api.errors import register_error_handlers
+from service.fhir_api.views import bp
 
-bp = Blueprint("fhir_api", __name__, url_prefix="/fhir")
+__all__ = ["bp", "register_error_handlers"]

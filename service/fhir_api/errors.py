@@ -1,0 +1,69 @@
+"""Errors under ``/fhir`` become ``OperationOutcome``s, routing errors too (they never reach a blueprint)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from fhir_adapters.operation_outcome import Issue
+from service.errors import CareloopError
+from service.extensions import db
+from service.fhir_api.responses import outcome_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    415: "not-supported",
+    422: "processing",
+    429: "throttled",
+}
+
+
+def _is_fhir_request() -> bool:
+    return request.path == "/fhir" or request.path.startswith("/fhir/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CareloopError)
+    def domain_error(error: CareloopError) -> Response | tuple[str, int]:
+        if _is_fhir_request():
+            return outcome_response(error.issues, error.status)
+        return error.message, error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response | HTTPException:
+        if not _is_fhir_request():
+            return error
+        status = error.code or 500
+        code = _HTTP_ISSUE_CODES.get(status, "exception")
+        response = outcome_response([Issue("error", code, error.description or error.name)], status)
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response | tuple[str, int]:
+        # Log the type and the frames, never the message, body or arguments: they may hold patient data
+        # (a database error's message quotes the values it was given).
+        log.error(
+            "unhandled %s on %s %s\n%s",
+            type(error).__name__,
+            request.method,
+            request.url_rule,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        db.session.rollback()
+        if _is_fhir_request():
+            return outcome_response([Issue("fatal", "exception", "Internal server error")], 500)
+        return "Internal server error", 500

@@ -1,0 +1,154 @@
+"""``/fhir/metadata`` and the Questionnaire read and search interactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from fhir_adapters.capability import capability_statement, searchset
+from fhir_adapters.operation_outcome import Issue
+from fhir_adapters.questionnaire import to_questionnaire
+from service.care_bundles import CareBundleRegistry
+from service.errors import InvalidInput, NotAcceptable, NotFound
+from service.fhir_api.responses import fhir_response
+
+bp = Blueprint("fhir_api", __name__, url_prefix="/fhir")
+
+QUESTIONNAIRE_SEARCH_PARAMS = (
+    ("_id", "token", "The resource id (care bundle id and version, e.g. oasi-care-bundle-1.0.0)"),
+    ("url", "uri", "The canonical URL; url|version also matches the version"),
+    ("version", "token", "The care bundle version"),
+    ("name", "string", "Computable name; case-insensitive prefix match, or exact with name:exact"),
+    ("status", "token", "draft | active | retired"),
+)
+_ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
+_STATUSES = {"draft", "active", "retired", "unknown"}
+_STARTED = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _software_version() -> str:
+    try:
+        return version("careloop")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _base_url() -> str:
+    return request.url_root.rstrip("/") + "/fhir"
+
+
+def _questionnaires() -> dict[str, dict[str, Any]]:
+    """Questionnaire JSON by resource id, built once per app from the immutable registry."""
+    cached: dict[str, dict[str, Any]] | None = current_app.extensions.get("questionnaires")
+    if cached is None:
+        registry: CareBundleRegistry = current_app.extensions["care_bundles"]
+        cached = {}
+        for care_bundle in registry:
+            resource = to_questionnaire(care_bundle)
+            cached[resource["id"]] = resource
+        current_app.extensions["questionnaires"] = cached
+    return cached
+
+
+@bp.before_request
+def _negotiate() -> None:
+    """JSON is the only format served; say so plainly rather than send what was not asked for."""
+    requested = request.args.get("_format")
+    if requested is not None and requested not in _ALLOWED_FORMATS:
+        raise NotAcceptable(f"_format={requested} is not supported: this server speaks FHIR JSON only")
+    if request.accept_mimetypes.best_match(["application/fhir+json", "application/json"]) is None:
+        raise NotAcceptable("only application/fhir+json is served")
+
+
+@bp.get("/metadata")
+def metadata() -> Response:
+    return fhir_response(
+        capability_statement(
+            software_version=_software_version(),
+            date=_STARTED,
+            base_url=_base_url(),
+            search_params={"Questionnaire": QUESTIONNAIRE_SEARCH_PARAMS},
+        )
+    )
+
+
+@bp.get("/Questionnaire/<string:resource_id>")
+def read_questionnaire(resource_id: str) -> Response:
+    resource = _questionnaires().get(resource_id)
+    if resource is None:
+        raise NotFound(f"Questionnaire/{resource_id} is not known here", expression="Questionnaire.id")
+    return fhir_response(resource, headers={"ETag": f'W/"{resource["version"]}"'})
+
+
+@bp.get("/Questionnaire")
+def search_questionnaire() -> Response:
+    predicates = _parse_search(request.args)
+    matches = [
+        resource
+        for resource in _questionnaires().values()
+        if all(predicate(resource) for predicate in predicates)
+    ]
+    return fhir_response(searchset(matches, self_url=request.url, base_url=_base_url()))
+
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _parse_search(args: MultiDict[str, str]) -> list[Predicate]:
+    """One predicate per parameter occurrence (repeats AND together; commas inside one OR together)."""
+    predicates: list[Predicate] = []
+    issues: list[Issue] = []
+    for key in args:
+        name, _, modifier = key.partition(":")
+        if name == "_format":
+            continue
+        for raw in args.getlist(key):
+            values = [value for value in raw.split(",") if value]
+            problem = _check_param(name, modifier, values)
+            if problem:
+                issues.append(Issue("error", "invalid", problem, f"{key}={raw}"))
+                continue
+            predicates.append(_predicate(name, modifier, values))
+    if issues:
+        raise InvalidInput("bad search parameter", issues=issues)
+    return predicates
+
+
+def _check_param(name: str, modifier: str, values: list[str]) -> str | None:
+    known = {param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS}
+    if name not in known:
+        return f"unknown search parameter {name!r}; supported: {', '.join(sorted(known))}"
+    if modifier and not (name == "name" and modifier in ("exact", "contains")):
+        return f"modifier :{modifier} is not supported on {name}"
+    if not values:
+        return f"{name} needs a value"
+    if name == "status" and not set(values) <= _STATUSES:
+        return f"status must be one of {', '.join(sorted(_STATUSES))}"
+    return None
+
+
+def _predicate(name: str, modifier: str, values: list[str]) -> Predicate:
+    if name == "_id":
+        return lambda resource: resource["id"] in values
+    if name == "status":
+        return lambda resource: resource["status"] in values
+    if name == "version":
+        return lambda resource: resource.get("version") in values
+    if name == "url":
+        return lambda resource: any(_url_matches(resource, value) for value in values)
+    lowered = [value.casefold() for value in values]
+    if modifier == "exact":
+        return lambda resource: resource.get("name") in values
+    if modifier == "contains":
+        return lambda resource: any(value in resource.get("name", "").casefold() for value in lowered)
+    return lambda resource: any(resource.get("name", "").casefold().startswith(value) for value in lowered)
+
+
+def _url_matches(resource: Mapping[str, Any], value: str) -> bool:
+    url, _, wanted_version = value.partition("|")
+    return resource.get("url") == url and (not wanted_version or resource.get("version") == wanted_version)
