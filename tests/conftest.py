@@ -78,3 +78,8 @@ def session(app: Flask) -> Iterator[Session]:
         db.session = original
         transaction.rollback()
         connection.close()
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get("CARELOOP_TEST_DATABASE_URL")
+    return f"careloop test database: {url.split('@')[-1] if url else 'SQLite (temporary file)'}"

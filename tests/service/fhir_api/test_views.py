@@ -1,0 +1,132 @@
+"""``/fhir/metadata`` and Questionnaire read and search, as an EHR sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.questionnaire import Questionnaire
+from flask.testing import FlaskClient
+
+from fhir_adapters.questionnaire import CARELOOP_CANONICAL_BASE
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+CARE_BUNDLES = ("freed-triage", "hip-fracture-pathway", "oasi-care-bundle")
+
+
+def get_json(client: FlaskClient, url: str, status: int = 200, **kwargs: Any) -> dict[str, Any]:
+    response = client.get(url, **kwargs)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == FHIR_JSON
+    body: dict[str, Any] = response.get_json(force=True)
+    return body
+
+
+def assert_outcome(body: dict[str, Any], code: str, text: str) -> None:
+    OperationOutcome.model_validate(body)
+    (issue,) = body["issue"]
+    assert issue["severity"] == "error"
+    assert issue["code"] == code
+    assert text in issue["diagnostics"]
+
+
+def test_metadata_is_an_r4_capability_statement(client: FlaskClient) -> None:
+    body = get_json(client, "/fhir/metadata")
+    CapabilityStatement.model_validate(body)
+    assert body["fhirVersion"] == "4.0.1"
+    assert body["kind"] == "instance"
+    (resource,) = body["rest"][0]["resource"]
+    assert resource["type"] == "Questionnaire"
+    assert {param["name"] for param in resource["searchParam"]} >= {"url", "version", "name", "status"}
+    assert body["implementation"]["url"] == "http://localhost/fhir"
+
+
+def test_search_without_parameters_lists_every_care_bundle(client: FlaskClient) -> None:
+    body = get_json(client, "/fhir/Questionnaire")
+    Bundle.model_validate(body)
+    assert body["type"] == "searchset"
+    assert body["total"] == 3
+    urls = sorted(entry["resource"]["url"] for entry in body["entry"])
+    assert urls == [f"{CARELOOP_CANONICAL_BASE}/Questionnaire/{name}" for name in CARE_BUNDLES]
+    for entry in body["entry"]:
+        assert entry["fullUrl"] == f"http://localhost/fhir/Questionnaire/{entry['resource']['id']}"
+        assert entry["search"] == {"mode": "match"}
+        Questionnaire.model_validate(entry["resource"])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle", ["oasi-care-bundle-1.0.0"]),
+        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle|1.0.0", ["oasi-care-bundle-1.0.0"]),
+        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle|9.9.9", []),
+        ("name=hip", ["hip-fracture-pathway-1.0.0"]),
+        ("name=HIPFRACTURE", ["hip-fracture-pathway-1.0.0"]),
+        ("name:exact=hip", []),
+        ("name:exact=FreedTriage", ["freed-triage-1.0.0"]),
+        ("name:contains=care", ["oasi-care-bundle-1.0.0"]),
+        ("name=oasi,freed", ["freed-triage-1.0.0", "oasi-care-bundle-1.0.0"]),
+        ("status=active", ["freed-triage-1.0.0", "hip-fracture-pathway-1.0.0", "oasi-care-bundle-1.0.0"]),
+        ("status=retired", []),
+        ("status=active&name=freed", ["freed-triage-1.0.0"]),
+        ("version=1.0.0&_id=freed-triage-1.0.0", ["freed-triage-1.0.0"]),
+        ("version=2.0.0", []),
+        ("_format=json&name=oasi", ["oasi-care-bundle-1.0.0"]),
+    ],
+)
+def test_search_parameters(client: FlaskClient, query: str, expected: list[str]) -> None:
+    body = get_json(client, f"/fhir/Questionnaire?{query}")
+    assert sorted(entry["resource"]["id"] for entry in body.get("entry", [])) == expected
+    assert body["total"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("colour=red", "unknown search parameter 'colour'"),
+        ("status=bogus", "status must be one of"),
+        ("url:below=x", "modifier :below is not supported on url"),
+        ("name=", "name needs a value"),
+    ],
+)
+def test_bad_search_parameter_is_400_with_operation_outcome(
+    client: FlaskClient, query: str, text: str
+) -> None:
+    body = get_json(client, f"/fhir/Questionnaire?{query}", status=400)
+    assert_outcome(body, "invalid", text)
+    assert body["issue"][0]["expression"] == [query]
+
+
+def test_read_returns_the_questionnaire(client: FlaskClient) -> None:
+    response = client.get("/fhir/Questionnaire/hip-fracture-pathway-1.0.0")
+    assert response.status_code == 200
+    assert response.headers["ETag"] == 'W/"1.0.0"'
+    resource = Questionnaire.model_validate(response.get_json(force=True))
+    assert resource.url == f"{CARELOOP_CANONICAL_BASE}/Questionnaire/hip-fracture-pathway"
+
+
+def test_unknown_id_is_404_with_operation_outcome(client: FlaskClient) -> None:
+    body = get_json(client, "/fhir/Questionnaire/no-such-thing", status=404)
+    assert_outcome(body, "not-found", "Questionnaire/no-such-thing is not known here")
+
+
+def test_unknown_fhir_route_is_404_with_operation_outcome(client: FlaskClient) -> None:
+    body = get_json(client, "/fhir/Patient/123", status=404)
+    assert_outcome(body, "not-found", "not found")
+
+
+def test_unsupported_method_is_405_with_operation_outcome(client: FlaskClient) -> None:
+    response = client.delete("/fhir/Questionnaire/oasi-care-bundle-1.0.0")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert_outcome(response.get_json(force=True), "not-supported", "not allowed")
+
+
+def test_xml_is_not_acceptable(client: FlaskClient) -> None:
+    body = get_json(client, "/fhir/metadata?_format=xml", status=406)
+    assert_outcome(body, "not-supported", "FHIR JSON only")
+    body = get_json(client, "/fhir/metadata", status=406, headers={"Accept": "application/fhir+xml"})
+    assert_outcome(body, "not-supported", "only application/fhir+json")

@@ -1,0 +1,74 @@
+"""``flask bundles validate``: every problem with file, path and hint; exit 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from service.cli import bundles_cli
+from service.config import PROJECT_ROOT
+
+LATER_CONDITION = """\
+id: broken
+version: 1.0.0
+title: Broken
+status: active
+anchor: {id: start, text: Start}
+sources: [{id: s, citation: A source}]
+elements:
+  - {id: first, text: First, type: boolean, enable_when: [{element: second, operator: "=", answer: true}]}
+  - {id: second, text: Second, type: boolean}
+"""
+
+
+def test_validate_shipped_care_bundles_passes() -> None:
+    result = CliRunner().invoke(bundles_cli, ["validate", str(PROJECT_ROOT / "bundles")])
+    assert result.exit_code == 0, result.output
+    assert "3 care bundle(s) valid" in result.output
+    for care_bundle_id in ("oasi-care-bundle", "hip-fracture-pathway", "freed-triage"):
+        assert f"{care_bundle_id} 1.0.0" in result.output
+
+
+def test_validate_reports_file_path_and_hint_and_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(LATER_CONDITION, encoding="utf-8")
+    result = CliRunner().invoke(bundles_cli, ["validate", str(broken)])
+    assert result.exit_code == 1
+    assert (
+        f"FAIL {broken}: elements[0].enable_when[0].element: condition refers to 'second', which comes later "
+        "(hint: a condition may only depend on an element above it)"
+    ) in result.output
+    assert "1 problem(s) in 1 file(s)" in result.output
+
+
+def test_validate_is_a_flask_command_even_when_the_app_cannot_start(tmp_path: Path) -> None:
+    # The plugin entry point makes `flask bundles` available without loading the app.
+    from importlib.metadata import entry_points
+
+    (entry_point,) = [ep for ep in entry_points(group="flask.commands") if ep.name == "bundles"]
+    assert entry_point.load() is bundles_cli
+
+
+def test_flask_bundles_validate_runs_from_the_command_line_with_a_broken_folder(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(LATER_CONDITION, encoding="utf-8")
+    env = {
+        **os.environ,
+        "CARELOOP_BUNDLES_DIR": str(tmp_path),
+        "CARELOOP_ENV": "testing",
+        "FLASK_APP": "wsgi",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "bundles", "validate"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAIL {tmp_path / 'broken.yaml'}: elements[0].enable_when[0].element" in result.stderr
