@@ -1,0 +1,333 @@
+"""Care bundle semantics: which elements apply, each element's outcome, timing, all-or-none compliance.
+
+Pure domain code (no Flask, no database): ``evaluate(care_bundle, answers, now)`` is called by every path that
+records a checklist (ward pages, the FHIR API) and by reports, so it must be exact and cheap.
+
+Times: answers carry aware datetimes; every instant is compared in UTC. Calendar-day rules ("by the end of the
+day after admission") are computed on local dates in the care bundle's time zone (Europe/London by default),
+so they stay right across the clock changes; elapsed-hour rules are absolute and ignore them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from schemas.care_bundle import (
+    AnswerValue,
+    CareBundle,
+    Condition,
+    Element,
+    TimingRule,
+    coerce_answer,
+)
+
+Outcome = Literal["met", "not-met", "not-applicable", "missing"]
+TimingStatus = Literal["met", "not-met", "due", "overdue", "unknown"]
+Answers = Mapping[str, Sequence[AnswerValue]]
+
+
+@dataclass(frozen=True)
+class TimingResult:
+    """One timing rule on one checklist. ``due_at`` (UTC) is None when the start is not recorded yet."""
+
+    rule: TimingRule
+    due_at: dt.datetime | None
+    status: TimingStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ElementOutcome:
+    element_id: str
+    outcome: Outcome
+    reason: str | None = None
+    counts_for_compliance: bool = False
+    timing: tuple[TimingResult, ...] = ()
+
+    @property
+    def due_at(self) -> dt.datetime | None:
+        """The earliest deadline still open (due or overdue), if any."""
+        open_deadlines = [
+            result.due_at
+            for result in self.timing
+            if result.status in ("due", "overdue") and result.due_at is not None
+        ]
+        return min(open_deadlines, default=None)
+
+    @property
+    def timing_status(self) -> TimingStatus | None:
+        """The worst status across the element's timing rules (None without rules)."""
+        order: tuple[TimingStatus, ...] = ("not-met", "overdue", "unknown", "due", "met")
+        statuses = {result.status for result in self.timing}
+        return next((status for status in order if status in statuses), None)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every answerable element's outcome, in document order, and the checklist's all-or-none result.
+
+    ``compliant`` is None when no compliance element applies (the checklist is outside the denominator, as
+    for a caesarean birth in the OASI care bundle), else True exactly when every applicable compliance
+    element is met. A missing answer is not met (IHI: an undocumented element is not in the numerator).
+    """
+
+    outcomes: tuple[ElementOutcome, ...]
+    enabled: frozenset[str]
+    compliant: bool | None
+
+    def outcome(self, element_id: str) -> ElementOutcome:
+        for outcome in self.outcomes:
+            if outcome.element_id == element_id:
+                return outcome
+        raise KeyError(element_id)
+
+    @property
+    def compliance_outcomes(self) -> tuple[ElementOutcome, ...]:
+        return tuple(outcome for outcome in self.outcomes if outcome.counts_for_compliance)
+
+    @property
+    def next_due_at(self) -> dt.datetime | None:
+        return min((o.due_at for o in self.outcomes if o.due_at is not None), default=None)
+
+
+def evaluate(care_bundle: CareBundle, answers: Answers, now: dt.datetime) -> Evaluation:
+    """Judge ``answers`` (element id -> values; the anchor under its own id) at ``now``.
+
+    Values are what the element type holds: option codes for choice, bool, int, Decimal, date, aware datetime
+    or str. Answers to disabled elements are ignored here (the validator reports them).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    zone = ZoneInfo(care_bundle.timezone)
+    anchor_id = care_bundle.anchor.id
+    types = _types(care_bundle)
+    live: dict[str, Sequence[AnswerValue]] = {anchor_id: answers.get(anchor_id, ())}
+    enabled: set[str] = {anchor_id}
+    outcomes: list[ElementOutcome] = []
+
+    def walk(elements: Iterable[Element], parent_reason: str | None) -> None:
+        for element in elements:
+            reason = parent_reason or _disabled_reason(care_bundle, element, live, types)
+            if reason is None:
+                enabled.add(element.id)
+                live[element.id] = answers.get(element.id, ())
+            if element.type not in ("group", "display"):
+                outcomes.append(_judge(care_bundle, element, live, types, reason, zone, now))
+            walk(element.items, reason)
+
+    walk(care_bundle.elements, None)
+    judged = [outcome for outcome in outcomes if outcome.counts_for_compliance]
+    applicable = [outcome for outcome in judged if outcome.outcome != "not-applicable"]
+    compliant = all(outcome.outcome == "met" for outcome in applicable) if applicable else None
+    return Evaluation(tuple(outcomes), frozenset(enabled), compliant)
+
+
+# --------------------------------------------------------------------------------------------------
+# Conditions
+# --------------------------------------------------------------------------------------------------
+
+
+@cache
+def _types(care_bundle: CareBundle) -> Mapping[str, str]:
+    types = {element.id: element.type for element in care_bundle.walk()}
+    types[care_bundle.anchor.id] = care_bundle.anchor.type
+    return types
+
+
+@cache
+def _expected(element_type: str, answer: AnswerValue) -> AnswerValue:
+    return coerce_answer(element_type, answer)
+
+
+def condition_holds(
+    condition: Condition, live: Mapping[str, Sequence[AnswerValue]], types: Mapping[str, str]
+) -> bool:
+    """FHIR R4 enableWhen for one condition; answers of disabled elements are absent from ``live``."""
+    values = live.get(condition.element, ())
+    if condition.operator == "exists":
+        return bool(values) == condition.answer
+    if not values:
+        return False
+    expected = _expected(types[condition.element], condition.answer)
+    if condition.operator == "=":
+        return any(value == expected for value in values)
+    if condition.operator == "!=":
+        return any(value != expected for value in values)
+    ordering = _ORDERINGS[condition.operator]
+    return any(ordering(_comparable(value), _comparable(expected)) for value in values)
+
+
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
+
+
+def _comparable(value: AnswerValue) -> Decimal | dt.datetime | dt.date:
+    if isinstance(value, dt.datetime | dt.date):
+        return value
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return Decimal(value)
+    raise TypeError(f"cannot order a {type(value).__name__}")
+
+
+def _describe(condition: Condition) -> str:
+    if condition.operator == "exists":
+        return f"{condition.element} {'is' if condition.answer else 'is not'} answered"
+    answer = str(condition.answer).lower() if isinstance(condition.answer, bool) else condition.answer
+    return f"{condition.element} {condition.operator} {answer}"
+
+
+def _disabled_reason(
+    care_bundle: CareBundle,
+    element: Element,
+    live: Mapping[str, Sequence[AnswerValue]],
+    types: Mapping[str, str],
+) -> str | None:
+    if not element.enable_when:
+        return None
+    results = [condition_holds(condition, live, types) for condition in element.enable_when]
+    enabled = any(results) if element.enable_behavior == "any" else all(results)
+    if enabled:
+        return None
+    joiner = " or " if element.enable_behavior == "any" else " and "
+    return "applies only when " + joiner.join(_describe(condition) for condition in element.enable_when)
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------------------------------
+
+
+def _judge(
+    care_bundle: CareBundle,
+    element: Element,
+    live: Mapping[str, Sequence[AnswerValue]],
+    types: Mapping[str, str],
+    disabled_reason: str | None,
+    zone: ZoneInfo,
+    now: dt.datetime,
+) -> ElementOutcome:
+    compliance = element.compliance
+    counts = compliance is not None
+    if disabled_reason is not None:
+        return ElementOutcome(element.id, "not-applicable", disabled_reason, counts)
+    values = live.get(element.id, ())
+    if compliance is None:
+        return ElementOutcome(element.id, "met" if values else "missing", None, False)
+
+    exception = _exception(element, values, live, types)
+    if exception is not None:
+        return ElementOutcome(element.id, "not-applicable", exception, True)
+
+    timing = tuple(_timing(care_bundle, rule, element, values, live, zone, now) for rule in compliance.timing)
+    if not values:
+        return ElementOutcome(element.id, "missing", "not answered", True, timing)
+    if compliance.met:
+        expected = {_expected(element.type, answer) for answer in compliance.met}
+        if not any(value in expected for value in values):
+            shown = ", ".join(_show(element, value) for value in values)
+            return ElementOutcome(element.id, "not-met", f"answer {shown} is not a met answer", True, timing)
+    failed = [result for result in timing if result.status != "met"]
+    if failed:
+        outcome: Outcome = "missing" if all(r.status == "unknown" for r in failed) else "not-met"
+        return ElementOutcome(element.id, outcome, "; ".join(str(r.reason) for r in failed), True, timing)
+    return ElementOutcome(element.id, "met", None, True, timing)
+
+
+def _show(element: Element, value: AnswerValue) -> str:
+    option = element.option(value)
+    return repr(option.display if option else value)
+
+
+def _exception(
+    element: Element,
+    values: Sequence[AnswerValue],
+    live: Mapping[str, Sequence[AnswerValue]],
+    types: Mapping[str, str],
+) -> str | None:
+    compliance = element.compliance
+    assert compliance is not None
+    exceptions = {_expected(element.type, answer) for answer in compliance.exception}
+    for value in values:
+        if value in exceptions:
+            return f"documented exception: {_show(element, value)}"
+    for condition in compliance.exception_when:
+        if condition_holds(condition, live, types):
+            return f"documented exception: {_describe(condition)}"
+    return None
+
+
+def _timing(
+    care_bundle: CareBundle,
+    rule: TimingRule,
+    element: Element,
+    values: Sequence[AnswerValue],
+    live: Mapping[str, Sequence[AnswerValue]],
+    zone: ZoneInfo,
+    now: dt.datetime,
+) -> TimingResult:
+    start_id = care_bundle.anchor.id if rule.start == "anchor" else rule.start
+    starts = live.get(start_id, ())
+    if not starts:
+        return TimingResult(rule, None, "unknown", f"cannot judge timing: {start_id} is not recorded")
+    start = starts[0]
+    assert isinstance(start, dt.date)  # the loader only lets timing start from date/dateTime elements
+    due_at = _due_at(rule, start, zone)
+    if not values:
+        return TimingResult(
+            rule, due_at, "due" if now < due_at else "overdue", f"due by {due_at.isoformat()}"
+        )
+    value = values[0]
+    assert isinstance(value, dt.date)
+    if _is_before(value, start, zone):
+        return TimingResult(rule, due_at, "not-met", f"recorded before {start_id}: check the times")
+    if _instant(value, zone) < due_at:
+        return TimingResult(rule, due_at, "met")
+    return TimingResult(rule, due_at, "not-met", f"{_window(rule)} {start_id}: due by {due_at.isoformat()}")
+
+
+def _window(rule: TimingRule) -> str:
+    if rule.within_hours is not None:
+        return f"later than {rule.within_hours.normalize():f} h after"
+    return f"later than the end of day {rule.by_end_of_day} after"
+
+
+def _due_at(rule: TimingRule, start: dt.date, zone: ZoneInfo) -> dt.datetime:
+    """The instant (UTC) by which the event must have happened; events before it are in time."""
+    if rule.within_hours is not None:
+        return _instant(start, zone) + dt.timedelta(hours=float(rule.within_hours))
+    assert rule.by_end_of_day is not None
+    local_date = _local_date(start, zone)
+    first_day_too_late = local_date + dt.timedelta(days=rule.by_end_of_day + 1)
+    # Local midnight of the first day that is too late; zoneinfo resolves the UTC offset of that day.
+    return dt.datetime.combine(first_day_too_late, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _local_date(value: dt.date, zone: ZoneInfo) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(zone).date()
+    return value
+
+
+def _instant(value: dt.date, zone: ZoneInfo) -> dt.datetime:
+    """An answer as a UTC instant; a date alone means its local start of day."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return dt.datetime.combine(value, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _is_before(value: dt.date, start: dt.date, zone: ZoneInfo) -> bool:
+    """Earlier than the start: by the instant when both have times, else by local calendar date."""
+    if isinstance(value, dt.datetime) and isinstance(start, dt.datetime):
+        return value < start
+    return _local_date(value, zone) < _local_date(start, zone)
