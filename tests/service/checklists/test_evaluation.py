@@ -19,6 +19,8 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
+NOON = at("2025-06-01T12:00:00+00:00")
+
 DEFINITION: dict[str, Any] = {
     "id": "pathway",
     "version": "1.0.0",
@@ -104,7 +106,7 @@ def pathway() -> CareBundle:
     return parse_care_bundle(DEFINITION)
 
 
-def run(care_bundle: CareBundle, now: dt.datetime = at("2025-06-01T12:00:00+00:00"), **answers: Any) -> Any:
+def run(care_bundle: CareBundle, now: dt.datetime = NOON, **answers: Any) -> Any:
     values: dict[str, list[AnswerValue]] = {
         key.replace("_", "-"): value if isinstance(value, list) else [value] for key, value in answers.items()
     }
