@@ -223,7 +223,7 @@ def _answer(care_bundle: CareBundle, prefix: str, element_id: str, answer: Answe
 
 def _typed(prefix: str, kind: str, value: AnswerValue) -> dict[str, Any]:
     if isinstance(value, Decimal):
-        json_value: Any = int(value) if kind == "integer" else _decimal(value)
+        json_value: Any = int(value) if kind == "integer" else fhir_decimal(value)
     elif isinstance(value, dt.date | dt.datetime):
         json_value = value.isoformat()
     else:
@@ -231,7 +231,8 @@ def _typed(prefix: str, kind: str, value: AnswerValue) -> dict[str, Any]:
     return {f"{prefix}{_VALUE_KEY[kind]}": json_value}
 
 
-def _decimal(value: Decimal) -> int | float:
+def fhir_decimal(value: Decimal) -> int | float:
+    """A Decimal as a JSON number (FHIR decimals are JSON numbers; whole values stay integers)."""
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -269,7 +270,7 @@ def _compliance_extension(
         start = care_bundle.anchor.id if rule.start == "anchor" else rule.start
         rule_parts: list[dict[str, Any]] = [{"url": "from", "valueString": start}]
         if rule.within_hours is not None:
-            rule_parts.append({"url": "withinHours", "valueDecimal": _decimal(rule.within_hours)})
+            rule_parts.append({"url": "withinHours", "valueDecimal": fhir_decimal(rule.within_hours)})
         if rule.by_end_of_day is not None:
             rule_parts.append({"url": "byEndOfDay", "valueInteger": rule.by_end_of_day})
         parts.append({"url": "timing", "extension": rule_parts})
