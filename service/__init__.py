@@ -28,6 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service.fhir_api import bp as fhir_bp
     from service.fhir_api import register_error_handlers
 
+    from service.home import bp as home_bp
+
+    app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)
     register_error_handlers(app)
     register_cli(app)

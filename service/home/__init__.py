@@ -1,0 +1,30 @@
+"""The landing page and a health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template
+from sqlalchemy import text
+
+from fhir_adapters.questionnaire import questionnaire_id
+from service.care_bundles import CareBundleRegistry
+from service.extensions import db
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    registry: CareBundleRegistry = current_app.extensions["care_bundles"]
+    care_bundles = [(care_bundle, questionnaire_id(care_bundle)) for care_bundle in registry]
+    return render_template("home/index.html", care_bundles=care_bundles)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness and database reachability, for load balancers; no patient data."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", care_bundles=len(current_app.extensions["care_bundles"])), 200
