@@ -7,7 +7,14 @@ from typing import Any
 
 from flask import Flask
 
-from service.config import configure
+from service import models  # noqa: F401  (registers the tables with the metadata)
+from service.care_bundles import CareBundleRegistry
+from service.cli import register_cli
+from service.config import PROJECT_ROOT, configure
+from service.extensions import db, migrate
+from service.fhir_api import bp as fhir_bp
+from service.fhir_api import register_error_handlers
+from service.home import bp as home_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -16,28 +23,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure(app, test_config)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
-    from service.care_bundles import CareBundleRegistry
-    from service.extensions import db, migrate
-
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     app.extensions["care_bundles"] = CareBundleRegistry.from_directory(app.config["BUNDLES_DIR"])
-
-    from service import models  # noqa: F401  (register tables with the metadata)
-    from service.cli import register_cli
-    from service.fhir_api import bp as fhir_bp
-    from service.fhir_api import register_error_handlers
-
-    from service.home import bp as home_bp
 
     app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)
     register_error_handlers(app)
     register_cli(app)
     return app
-
-
-def _migrations_dir() -> str:
-    from service.config import PROJECT_ROOT
-
-    return str(PROJECT_ROOT / "migrations")
