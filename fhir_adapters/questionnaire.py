@@ -266,6 +266,8 @@ def _compliance_extension(
         parts.append({"url": "exceptionWhen", "extension": condition_parts})
     if compliance.recorded:
         parts.append({"url": "recorded", "valueBoolean": True})
+    if not compliance.all_or_none:
+        parts.append({"url": "allOrNone", "valueBoolean": False})
     for rule in compliance.timing:
         start = care_bundle.anchor.id if rule.start == "anchor" else rule.start
         rule_parts: list[dict[str, Any]] = [{"url": "from", "valueString": start}]

@@ -105,7 +105,9 @@ class Compliance:
 
     ``met``: answers that meet it. ``exception``: answers that are a documented exception (the element is
     then ``not-applicable`` and does not count against all-or-none). ``exception_when``: conditions on other
-    elements, any one of which makes a documented exception. ``recorded``: any answer meets it.
+    elements (above or below it), any one of which makes a documented exception. ``recorded``: any answer
+    meets it. ``all_or_none``: False keeps the element out of the all-or-none composite (it is still
+    reported per element).
     ``timing``: windows the answer must fall in.
     """
 
@@ -114,6 +116,7 @@ class Compliance:
     exception_when: tuple[Condition, ...] = ()
     recorded: bool = False
     timing: tuple[TimingRule, ...] = ()
+    all_or_none: bool = True
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,7 @@ class ComplianceSchema(_Strict):
     exception_when = fields.List(fields.Nested(ConditionSchema), load_default=())
     recorded = fields.Boolean(load_default=False, truthy={True}, falsy={False})
     timing = fields.List(fields.Nested(TimingRuleSchema), load_default=())
+    all_or_none = fields.Boolean(load_default=True, truthy={True}, falsy={False})
 
     @validates_schema
     def says_something(self, data: dict[str, Any], **_: Any) -> None:
@@ -566,7 +570,8 @@ def check_meaning(care_bundle: CareBundle, file: str = "<care bundle>") -> Itera
     # Elements seen so far, in document order: conditions may only look backwards.
     anchor = Element(id=care_bundle.anchor.id, text=care_bundle.anchor.text, type=care_bundle.anchor.type)
     seen: dict[str, Element] = {anchor.id: anchor}
-    every_id = {element.id for element in care_bundle.walk()}
+    every_id: dict[str, Element] = {element.id: element for element in care_bundle.walk()}
+    every_id[anchor.id] = anchor
 
     for path, element in _paths(care_bundle.elements):
         if element.id in seen or element.id == ANCHOR:
@@ -592,7 +597,7 @@ def _check_element(
     path: str,
     element: Element,
     seen: Mapping[str, Element],
-    every_id: set[str],
+    every_id: Mapping[str, Element],
     source_ids: set[str],
     anchor: Element,
 ) -> Iterator[Problem]:
@@ -644,7 +649,7 @@ def _check_element(
 
 
 def _check_condition(
-    file: str, path: str, condition: Condition, seen: Mapping[str, Element], every_id: set[str]
+    file: str, path: str, condition: Condition, seen: Mapping[str, Element], every_id: Mapping[str, Element]
 ) -> Iterator[Problem]:
     target = seen.get(condition.element)
     if target is None:
@@ -691,7 +696,7 @@ def _check_compliance(
     path: str,
     element: Element,
     seen: Mapping[str, Element],
-    every_id: set[str],
+    every_id: Mapping[str, Element],
     anchor: Element,
 ) -> Iterator[Problem]:
     compliance = element.compliance
@@ -717,10 +722,9 @@ def _check_compliance(
     both = set(map(str, compliance.met)) & set(map(str, compliance.exception))
     if both:
         yield Problem(file, path, f"{sorted(both)} cannot be both met and an exception")
-    # An exception condition may refer to the element itself or to one above it.
-    visible = {**seen, element.id: element}
+    # Exceptions are judged once every answer is in, so they may refer to any element (a reason asked below).
     for index, condition in enumerate(compliance.exception_when):
-        yield from _check_condition(file, f"{path}.exception_when[{index}]", condition, visible, every_id)
+        yield from _check_condition(file, f"{path}.exception_when[{index}]", condition, every_id, every_id)
     if compliance.timing and element.type not in TIME_TYPES:
         yield Problem(
             file, f"{path}.timing", f"timing rules judge a date or date-time; this element is {element.type}"

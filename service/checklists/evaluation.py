@@ -48,7 +48,8 @@ class ElementOutcome:
     element_id: str
     outcome: Outcome
     reason: str | None = None
-    counts_for_compliance: bool = False
+    has_rule: bool = False
+    in_all_or_none: bool = False
     timing: tuple[TimingResult, ...] = ()
 
     @property
@@ -90,7 +91,8 @@ class Evaluation:
 
     @property
     def compliance_outcomes(self) -> tuple[ElementOutcome, ...]:
-        return tuple(outcome for outcome in self.outcomes if outcome.counts_for_compliance)
+        """Outcomes of elements with a compliance rule (reported per element)."""
+        return tuple(outcome for outcome in self.outcomes if outcome.has_rule)
 
     @property
     def next_due_at(self) -> dt.datetime | None:
@@ -108,25 +110,31 @@ def evaluate(care_bundle: CareBundle, answers: Answers, now: dt.datetime) -> Eva
     zone = ZoneInfo(care_bundle.timezone)
     anchor_id = care_bundle.anchor.id
     types = _types(care_bundle)
+    # Pass 1, top to bottom: which elements are enabled (conditions only look upwards) and their answers.
     live: dict[str, Sequence[AnswerValue]] = {anchor_id: answers.get(anchor_id, ())}
-    enabled: set[str] = {anchor_id}
-    outcomes: list[ElementOutcome] = []
+    disabled: dict[str, str] = {}
 
     def walk(elements: Iterable[Element], parent_reason: str | None) -> None:
         for element in elements:
-            reason = parent_reason or _disabled_reason(care_bundle, element, live, types)
+            reason = parent_reason or _disabled_reason(element, live, types)
             if reason is None:
-                enabled.add(element.id)
                 live[element.id] = answers.get(element.id, ())
-            if element.type not in ("group", "display"):
-                outcomes.append(_judge(care_bundle, element, live, types, reason, zone, now))
+            else:
+                disabled[element.id] = reason
             walk(element.items, reason)
 
     walk(care_bundle.elements, None)
-    judged = [outcome for outcome in outcomes if outcome.counts_for_compliance]
-    applicable = [outcome for outcome in judged if outcome.outcome != "not-applicable"]
+    # Pass 2: judge each answerable element once every answer is in (exceptions may look downwards).
+    outcomes = [
+        _judge(care_bundle, element, live, types, disabled.get(element.id), zone, now)
+        for element in care_bundle.walk()
+        if element.type not in ("group", "display")
+    ]
+    composite = [outcome for outcome in outcomes if outcome.in_all_or_none]
+    applicable = [outcome for outcome in composite if outcome.outcome != "not-applicable"]
     compliant = all(outcome.outcome == "met" for outcome in applicable) if applicable else None
-    return Evaluation(tuple(outcomes), frozenset(enabled), compliant)
+    enabled = frozenset(live)
+    return Evaluation(tuple(outcomes), enabled, compliant)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,7 +196,6 @@ def _describe(condition: Condition) -> str:
 
 
 def _disabled_reason(
-    care_bundle: CareBundle,
     element: Element,
     live: Mapping[str, Sequence[AnswerValue]],
     types: Mapping[str, str],
@@ -218,30 +225,48 @@ def _judge(
     now: dt.datetime,
 ) -> ElementOutcome:
     compliance = element.compliance
-    counts = compliance is not None
-    if disabled_reason is not None:
-        return ElementOutcome(element.id, "not-applicable", disabled_reason, counts)
     values = live.get(element.id, ())
     if compliance is None:
-        return ElementOutcome(element.id, "met" if values else "missing", None, False)
+        if disabled_reason is not None:
+            return ElementOutcome(element.id, "not-applicable", disabled_reason)
+        return ElementOutcome(element.id, "met" if values else "missing")
+    outcome, reason, timing = _apply_rule(
+        care_bundle, element, values, live, types, disabled_reason, zone, now
+    )
+    return ElementOutcome(element.id, outcome, reason, True, compliance.all_or_none, timing)
 
+
+def _apply_rule(
+    care_bundle: CareBundle,
+    element: Element,
+    values: Sequence[AnswerValue],
+    live: Mapping[str, Sequence[AnswerValue]],
+    types: Mapping[str, str],
+    disabled_reason: str | None,
+    zone: ZoneInfo,
+    now: dt.datetime,
+) -> tuple[Outcome, str | None, tuple[TimingResult, ...]]:
+    """Outcome order: disabled, then documented exception, then missing, then met answers, then timing."""
+    compliance = element.compliance
+    assert compliance is not None
+    if disabled_reason is not None:
+        return "not-applicable", disabled_reason, ()
     exception = _exception(element, values, live, types)
     if exception is not None:
-        return ElementOutcome(element.id, "not-applicable", exception, True)
-
+        return "not-applicable", exception, ()
     timing = tuple(_timing(care_bundle, rule, element, values, live, zone, now) for rule in compliance.timing)
     if not values:
-        return ElementOutcome(element.id, "missing", "not answered", True, timing)
+        return "missing", "not answered", timing
     if compliance.met:
         expected = {_expected(element.type, answer) for answer in compliance.met}
         if not any(value in expected for value in values):
             shown = ", ".join(_show(element, value) for value in values)
-            return ElementOutcome(element.id, "not-met", f"answer {shown} is not a met answer", True, timing)
+            return "not-met", f"answer {shown} is not a met answer", timing
     failed = [result for result in timing if result.status != "met"]
     if failed:
-        outcome: Outcome = "missing" if all(r.status == "unknown" for r in failed) else "not-met"
-        return ElementOutcome(element.id, outcome, "; ".join(str(r.reason) for r in failed), True, timing)
-    return ElementOutcome(element.id, "met", None, True, timing)
+        outcome: Outcome = "missing" if all(result.status == "unknown" for result in failed) else "not-met"
+        return outcome, "; ".join(str(result.reason) for result in failed), timing
+    return "met", None, timing
 
 
 def _show(element: Element, value: AnswerValue) -> str:

@@ -362,3 +362,62 @@ def test_decimal_and_integer_conditions_compare_by_value() -> None:
     )
     assert "heavy" in run(care_bundle, weight=Decimal("2.50")).enabled
     assert "heavy" not in run(care_bundle, weight=Decimal("2.49")).enabled
+
+
+def test_exception_may_depend_on_a_reason_asked_below() -> None:
+    care_bundle = parse_care_bundle(
+        {
+            **DEFINITION,
+            "elements": [
+                {
+                    "id": "mpp",
+                    "text": "MPP",
+                    "type": "boolean",
+                    "compliance": {
+                        "met": [True],
+                        "exception_when": [{"element": "mpp-reason", "operator": "=", "answer": "declined"}],
+                    },
+                },
+                {
+                    "id": "mpp-reason",
+                    "text": "Why not",
+                    "type": "choice",
+                    "options": [
+                        {"code": "declined", "display": "Woman declined"},
+                        {"code": "other", "display": "Other"},
+                    ],
+                    "enable_when": [{"element": "mpp", "operator": "=", "answer": False}],
+                },
+            ],
+        }
+    )
+    declined = run(care_bundle, mpp=False, mpp_reason="declined")
+    assert declined.outcome("mpp").outcome == "not-applicable"
+    assert declined.outcome("mpp").reason == "documented exception: mpp-reason = declined"
+    assert declined.compliant is None  # its only compliance element is excepted: outside the denominator
+    assert run(care_bundle, mpp=False, mpp_reason="other").compliant is False
+    # a reason left over from an earlier "no" is ignored once the answer is "yes" (the reason is disabled)
+    assert run(care_bundle, mpp=True, mpp_reason="declined").outcome("mpp").outcome == "met"
+
+
+def test_element_outside_all_or_none_is_reported_but_not_counted() -> None:
+    care_bundle = parse_care_bundle(
+        {
+            **DEFINITION,
+            "elements": [
+                {"id": "core", "text": "Core", "type": "boolean", "compliance": {"met": [True]}},
+                {
+                    "id": "local",
+                    "text": "Local",
+                    "type": "boolean",
+                    "compliance": {"met": [True], "all_or_none": False},
+                },
+            ],
+        }
+    )
+    result = run(care_bundle, core=True, local=False)
+    assert result.outcome("local").outcome == "not-met"
+    assert [o.element_id for o in result.compliance_outcomes] == ["core", "local"]
+    assert result.compliant is True
+    only_local = run(care_bundle, local=True)
+    assert only_local.compliant is False  # core is missing
