@@ -25,8 +25,10 @@ instance/secret_key:
 	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
 	chmod 600 $@
 
+# The demo runs as CARELOOP_ENV=development (demo users with published passwords), with a generated secret.
+run: export CARELOOP_ENV ?= development
 run: $(VENV)/.installed-run instance/secret_key
-	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask db upgrade --directory migrations
+	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask db upgrade
 	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo load
 	@echo
 	@echo "Careloop is starting on http://$(HOST):$(PORT)/  (FHIR API: http://$(HOST):$(PORT)/fhir/metadata)"

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from schemas.care_bundle import InvalidCareBundle, Problem, load_care_bundle
@@ -58,9 +58,15 @@ demo_cli = AppGroup("demo", help="Demo data for trying Careloop out.")
 
 @demo_cli.command("load")
 def demo_load() -> None:
-    """Create the demo site, units and users (idempotent)."""
+    """Create the demo site, units and users (idempotent). Refused in production: the passwords are public."""
     from service.demo import load_demo_data
     from service.extensions import db
+
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException(
+            "demo users have published passwords: load them only with CARELOOP_ENV=development "
+            "(make run does)"
+        )
 
     summary = load_demo_data(db.session)
     db.session.commit()

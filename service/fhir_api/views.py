@@ -61,7 +61,8 @@ def _negotiate() -> None:
     requested = request.args.get("_format")
     if requested is not None and requested not in _ALLOWED_FORMATS:
         raise NotAcceptable(f"_format={requested} is not supported: this server speaks FHIR JSON only")
-    if request.accept_mimetypes.best_match(["application/fhir+json", "application/json"]) is None:
+    accept = request.accept_mimetypes
+    if accept and accept.best_match(["application/fhir+json", "application/json"]) is None:
         raise NotAcceptable("only application/fhir+json is served")
 
 

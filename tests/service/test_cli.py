@@ -72,3 +72,33 @@ def test_flask_bundles_validate_runs_from_the_command_line_with_a_broken_folder(
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAIL {tmp_path / 'broken.yaml'}: elements[0].enable_when[0].element" in result.stderr
+
+
+def test_demo_load_and_logins_on_a_fresh_database(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    from service import create_app
+
+    app = create_app({"ENV": "development", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    with app.app_context():
+        upgrade()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "created 1 site(s), 3 unit(s), 5 user(s)" in first.output
+    again = runner.invoke(args=["demo", "load"])
+    assert "already loaded, nothing created" in again.output
+    logins = runner.invoke(args=["demo", "logins"])
+    assert "midwife" in logins.output
+    assert "demo-midwife" in logins.output
+
+
+def test_demo_load_is_refused_in_production(tmp_path: Path) -> None:
+    from service import create_app
+
+    app = create_app(
+        {"ENV": "production", "SECRET_KEY": "x" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"}
+    )
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 1
+    assert "only with CARELOOP_ENV=development" in result.output

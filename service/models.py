@@ -1,1 +1,0 @@
-"""Database tables (placeholder: the data-model work replaces this module)."""

@@ -1,0 +1,49 @@
+"""Database tables. Import models from here: ``from service.models import Checklist``.
+
+Tables: ``site``, ``unit``, ``unit_care_bundle``, ``user_account``, ``user_unit``, ``checklist``, ``answer``,
+``element_outcome``, ``delivery`` (the outbox) and ``audit_event``. Every timestamp is timezone-aware UTC
+(:class:`~service.models.base.TZDateTime`); schema changes go through Alembic (``migrations/``).
+"""
+
+from __future__ import annotations
+
+from service.models.audit import AuditAction, AuditEvent, AuditOutcome
+from service.models.base import TZDateTime, utcnow
+from service.models.checklists import (
+    FINAL_STATUSES,
+    NHS_NUMBER_SYSTEM,
+    Answer,
+    Checklist,
+    ChecklistSource,
+    ChecklistStatus,
+    ElementOutcome,
+    Outcome,
+    TimingStatus,
+)
+from service.models.delivery import Delivery, DeliveryStatus
+from service.models.organisation import Role, Site, Unit, UnitCareBundle, User, user_unit
+
+__all__ = [
+    "FINAL_STATUSES",
+    "NHS_NUMBER_SYSTEM",
+    "Answer",
+    "AuditAction",
+    "AuditEvent",
+    "AuditOutcome",
+    "Checklist",
+    "ChecklistSource",
+    "ChecklistStatus",
+    "Delivery",
+    "DeliveryStatus",
+    "ElementOutcome",
+    "Outcome",
+    "Role",
+    "Site",
+    "TZDateTime",
+    "TimingStatus",
+    "Unit",
+    "UnitCareBundle",
+    "User",
+    "user_unit",
+    "utcnow",
+]

@@ -1,0 +1,74 @@
+"""Demo data: loads once, reloads as a no-op, and its printed logins work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+
+from service.demo import DEMO_LOGINS, DEMO_SITE_CODE, DEMO_UNITS, DemoSummary, load_demo_data
+from service.models import Role, Site, Unit, UnitCareBundle, User, user_unit
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    tables: list[Any] = [Site, Unit, UnitCareBundle, User, user_unit]
+    return {str(table): session.scalar(select(func.count()).select_from(table)) or 0 for table in tables}
+
+
+def test_loading_twice_creates_nothing_new(session: Session) -> None:
+    first = load_demo_data(session)
+    counts = row_counts(session)
+    second = load_demo_data(session)
+
+    assert (first.sites_created, first.units_created, first.users_created) == (1, 3, 5)
+    assert first.links_created > 0
+    assert second == DemoSummary()
+    assert second.created == 0
+    assert str(second) == "already loaded, nothing created"
+    assert "created 1 site(s), 3 unit(s), 5 user(s)" in str(first)
+    assert row_counts(session) == counts
+
+
+def test_loading_fills_in_what_is_missing(session: Session) -> None:
+    load_demo_data(session)
+    session.delete(session.scalars(select(User).where(User.username == "nurse")).one())
+    session.flush()
+    again = load_demo_data(session)
+    assert (again.sites_created, again.units_created, again.users_created) == (0, 0, 1)
+
+
+def test_every_demo_login_works_with_its_role_and_units(session: Session) -> None:
+    load_demo_data(session)
+    for login in DEMO_LOGINS:
+        user = session.scalars(select(User).where(User.username == login.username)).one()
+        assert check_password_hash(user.password_hash, login.password), login.username
+        assert not check_password_hash(user.password_hash, login.password + "x")
+        assert user.password_hash != login.password
+        assert user.role == login.role
+        assert user.active
+        assert user.units, f"{login.username} works in no unit"
+        assert {unit.site.code for unit in user.units} == {DEMO_SITE_CODE}
+    roles = {login.role for login in DEMO_LOGINS}
+    assert roles == {role.value for role in Role}
+
+
+def test_logins_are_printable_tuples() -> None:
+    for username, password, role, description in DEMO_LOGINS:
+        assert username
+        assert password
+        assert role in {role.value for role in Role}
+        assert description
+
+
+def test_demo_units_offer_care_bundles_that_exist(app: Flask, session: Session) -> None:
+    load_demo_data(session)
+    registry = app.extensions["care_bundles"]
+    site = session.scalars(select(Site).where(Site.code == DEMO_SITE_CODE)).one()
+    assert sorted(unit.code for unit in site.units) == sorted(unit.code for unit in DEMO_UNITS)
+    for unit in site.units:
+        assert unit.care_bundle_ids
+        for care_bundle_id in unit.care_bundle_ids:
+            assert registry.get(care_bundle_id) is not None, f"{unit.code} offers unknown {care_bundle_id}"
