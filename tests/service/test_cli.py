@@ -80,15 +80,16 @@ def test_demo_load_and_logins_on_a_fresh_database(tmp_path: Path) -> None:
     from service import create_app
 
     app = create_app({"ENV": "development", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    runner = app.test_cli_runner()
+    # Push this app's context: the CLI runner reuses any app context already pushed (the suite's app).
     with app.app_context():
         upgrade()
-    runner = app.test_cli_runner()
-    first = runner.invoke(args=["demo", "load"])
+        first = runner.invoke(args=["demo", "load"])
+        again = runner.invoke(args=["demo", "load"])
+        logins = runner.invoke(args=["demo", "logins"])
     assert first.exit_code == 0, first.output
     assert "created 1 site(s), 3 unit(s), 5 user(s)" in first.output
-    again = runner.invoke(args=["demo", "load"])
     assert "already loaded, nothing created" in again.output
-    logins = runner.invoke(args=["demo", "logins"])
     assert "midwife" in logins.output
     assert "demo-midwife" in logins.output
 
@@ -99,6 +100,7 @@ def test_demo_load_is_refused_in_production(tmp_path: Path) -> None:
     app = create_app(
         {"ENV": "production", "SECRET_KEY": "x" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"}
     )
-    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["demo", "load"])
     assert result.exit_code == 1
     assert "only with CARELOOP_ENV=development" in result.output
