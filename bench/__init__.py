@@ -1,0 +1,1 @@
+"""Benchmarks: one command each, printing ratios against a baseline timed in the same process."""

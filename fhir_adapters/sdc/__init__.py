@@ -1,0 +1,19 @@
+"""Generic SDC validation of QuestionnaireResponses against Questionnaires (FHIR R4), on plain JSON."""
+
+from __future__ import annotations
+
+from fhir_adapters.sdc.compiled import CompiledQuestionnaire, compile_questionnaire
+from fhir_adapters.sdc.issues import TerminologyCheck, Verdict, terminology_checks, verdict
+from fhir_adapters.sdc.validate import INCOMPLETE_STATUSES, to_operation_outcome, validate_response
+
+__all__ = [
+    "INCOMPLETE_STATUSES",
+    "CompiledQuestionnaire",
+    "TerminologyCheck",
+    "Verdict",
+    "compile_questionnaire",
+    "terminology_checks",
+    "to_operation_outcome",
+    "validate_response",
+    "verdict",
+]
