@@ -161,13 +161,12 @@ def condition_holds(
     values = live.get(condition.element, ())
     if condition.operator == "exists":
         return bool(values) == condition.answer
-    if not values:
-        return False
     expected = _expected(types[condition.element], condition.answer)
+    if condition.operator == "!=":
+        # R4 QuestionnaireItemOperator: "True if no answer has a value that is equal" (so also when unanswered)
+        return not any(value == expected for value in values)
     if condition.operator == "=":
         return any(value == expected for value in values)
-    if condition.operator == "!=":
-        return any(value != expected for value in values)
     ordering = _ORDERINGS[condition.operator]
     return any(ordering(_comparable(value), _comparable(expected)) for value in values)
 

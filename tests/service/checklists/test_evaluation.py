@@ -421,3 +421,28 @@ def test_element_outside_all_or_none_is_reported_but_not_counted() -> None:
     assert result.compliant is True
     only_local = run(care_bundle, local=True)
     assert only_local.compliant is False  # core is missing
+
+
+def test_not_equals_holds_when_no_answer_equals_as_in_r4() -> None:
+    care_bundle = parse_care_bundle(
+        {
+            **DEFINITION,
+            "elements": [
+                {
+                    "id": "mode",
+                    "text": "Mode",
+                    "type": "choice",
+                    "options": [{"code": "a", "display": "A"}, {"code": "b", "display": "B"}],
+                },
+                {
+                    "id": "other",
+                    "text": "Other",
+                    "type": "boolean",
+                    "enable_when": [{"element": "mode", "operator": "!=", "answer": "a"}],
+                },
+            ],
+        }
+    )
+    assert "other" in run(care_bundle, mode="b").enabled
+    assert "other" in run(care_bundle).enabled  # unanswered: no answer equals "a"
+    assert "other" not in run(care_bundle, mode="a").enabled
