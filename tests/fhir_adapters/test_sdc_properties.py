@@ -1,0 +1,249 @@
+"""Property tests over the shipped care bundles (Hypothesis).
+
+Answers generated to be valid (only enabled elements, every enabled required element answered, values of the
+right type and range) give a QuestionnaireResponse that the SDC validator accepts; every mutation of such a
+response (drop a required answer, answer a disabled element, wrong type, unknown option, unknown linkId) is
+flagged as an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from fhir_adapters.operation_outcome import Issue
+from fhir_adapters.questionnaire import to_questionnaire
+from fhir_adapters.questionnaire_response import to_questionnaire_response
+from fhir_adapters.sdc_validation import compile_questionnaire, validate_questionnaire_response
+from schemas.care_bundle import AnswerValue, CareBundle, Element, load_care_bundle
+from service.checklists import condition_holds
+
+ROOT = Path(__file__).resolve().parents[2]
+CARE_BUNDLES = {path.stem: load_care_bundle(path) for path in sorted((ROOT / "bundles").glob("*.yaml"))}
+COMPILED = {name: compile_questionnaire(to_questionnaire(bundle)) for name, bundle in CARE_BUNDLES.items()}
+EXAMPLES = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+LONDON = ZoneInfo("Europe/London")
+AUTHORED = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+
+# Text a clinician might type: letters, digits, punctuation and spaces; a single-line string has no newline.
+_LINE = (
+    st.text(
+        alphabet=st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\u2028\u2029"),
+        min_size=1,
+        max_size=60,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+_MOMENTS = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them aware
+    max_value=dt.datetime(2035, 12, 31),  # noqa: DTZ001
+    timezones=st.sampled_from([dt.UTC, LONDON]),
+)
+
+
+def _value(element: Element) -> st.SearchStrategy[AnswerValue]:
+    kind = element.type
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "choice":
+        return st.sampled_from([option.code for option in element.options])
+    if kind == "integer":
+        low = int(element.min_value) if element.min_value is not None else -100_000
+        high = int(element.max_value) if element.max_value is not None else 100_000
+        return st.integers(min_value=low, max_value=high)
+    if kind == "decimal":
+        return st.decimals(
+            min_value=element.min_value if element.min_value is not None else Decimal(-100_000),
+            max_value=element.max_value if element.max_value is not None else Decimal(100_000),
+            places=2,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    if kind == "date":
+        return st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 12, 31))
+    if kind == "dateTime":
+        return _MOMENTS
+    if kind == "text":
+        return st.lists(_LINE, min_size=1, max_size=3).map("\n".join)
+    assert kind == "string", kind
+    limit = element.max_length or 60
+    return _LINE.map(lambda text: text[:limit].strip()).filter(bool)
+
+
+@st.composite
+def valid_answers(draw: st.DrawFn, care_bundle: CareBundle) -> dict[str, list[AnswerValue]]:
+    """Answers a careful user could give: top to bottom, only enabled elements, required ones always."""
+    types = {element.id: element.type for element in care_bundle.walk()}
+    types[care_bundle.anchor.id] = care_bundle.anchor.type
+    answers: dict[str, list[AnswerValue]] = {care_bundle.anchor.id: [draw(_MOMENTS)]}
+
+    def walk(elements: tuple[Element, ...]) -> None:
+        for element in elements:
+            conditions = [condition_holds(condition, answers, types) for condition in element.enable_when]
+            enabled = any(conditions) if element.enable_behavior == "any" else all(conditions)
+            if not enabled:
+                continue
+            if element.type == "group":
+                walk(element.items)
+            elif element.type != "display" and (element.required or draw(st.booleans())):
+                count = draw(st.integers(min_value=1, max_value=3)) if element.repeats else 1
+                values = draw(
+                    st.lists(_value(element), min_size=count, max_size=count, unique=element.repeats)
+                )
+                answers[element.id] = values
+
+    walk(care_bundle.elements)
+    return answers
+
+
+def _response(care_bundle: CareBundle, answers: dict[str, list[AnswerValue]]) -> dict[str, Any]:
+    return to_questionnaire_response(
+        care_bundle,
+        answers,
+        checklist_id="0b7d3c52-52a4-4f3e-8a55-6d1f1b0c9e21",
+        status="completed",
+        authored=AUTHORED,
+        nhs_number="9434765919",
+    )
+
+
+def _errors(name: str, response: dict[str, Any]) -> list[Issue]:
+    return [issue for issue in validate_questionnaire_response(COMPILED[name], response) if issue.is_error]
+
+
+def _items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for item in items:
+        found.append(item)
+        found.extend(_items(item.get("item", [])))
+        for answer in item.get("answer", []):
+            found.extend(_items(answer.get("item", [])))
+    return found
+
+
+def _disabled_elements(care_bundle: CareBundle, answers: dict[str, list[AnswerValue]]) -> list[Element]:
+    """Answerable elements a valid response leaves out because they are not enabled."""
+    types = {element.id: element.type for element in care_bundle.walk()}
+    types[care_bundle.anchor.id] = care_bundle.anchor.type
+    disabled: list[Element] = []
+
+    def walk(elements: tuple[Element, ...], parent_enabled: bool) -> None:
+        for element in elements:
+            conditions = [condition_holds(condition, answers, types) for condition in element.enable_when]
+            enabled = parent_enabled and (
+                any(conditions) if element.enable_behavior == "any" else all(conditions)
+            )
+            if not enabled and element.type not in ("group", "display"):
+                disabled.append(element)
+            walk(element.items, enabled)
+
+    walk(care_bundle.elements, True)
+    return disabled
+
+
+@pytest.mark.parametrize("name", CARE_BUNDLES)
+@EXAMPLES
+@given(data=st.data())
+def test_valid_answers_give_a_valid_response(name: str, data: st.DataObject) -> None:
+    care_bundle = CARE_BUNDLES[name]
+    answers = data.draw(valid_answers(care_bundle))
+    assert _errors(name, _response(care_bundle, answers)) == []
+
+
+@pytest.mark.parametrize("name", CARE_BUNDLES)
+@EXAMPLES
+@given(data=st.data())
+def test_dropping_a_required_answer_is_flagged(name: str, data: st.DataObject) -> None:
+    care_bundle = CARE_BUNDLES[name]
+    answers = data.draw(valid_answers(care_bundle))
+    required = [
+        element_id
+        for element_id in answers
+        if element_id == care_bundle.anchor.id or getattr(care_bundle.element(element_id), "required", False)
+    ]
+    dropped = data.draw(st.sampled_from(required))
+    response = _response(care_bundle, {key: value for key, value in answers.items() if key != dropped})
+    errors = _errors(name, response)
+    assert any(issue.code == "required" and dropped in issue.diagnostics for issue in errors), errors
+
+
+@pytest.mark.parametrize("name", CARE_BUNDLES)
+@EXAMPLES
+@given(data=st.data())
+def test_answering_a_disabled_element_is_flagged(name: str, data: st.DataObject) -> None:
+    care_bundle = CARE_BUNDLES[name]
+    answers = data.draw(valid_answers(care_bundle))
+    disabled = _disabled_elements(care_bundle, answers)
+    assume(disabled)  # every element enabled by these answers: nothing to mutate here
+    element = data.draw(st.sampled_from(disabled))
+    mutated = {**answers, element.id: [data.draw(_value(element))]}
+    errors = _errors(name, _response(care_bundle, mutated))
+    # Flagged on the element, or on the disabled group that holds it.
+    named = {element.id, *_groups_holding(care_bundle.elements, element.id)}
+    assert any(any(f"'{link_id}'" in issue.diagnostics for link_id in named) for issue in errors), errors
+
+
+def _groups_holding(elements: tuple[Element, ...], element_id: str) -> list[str]:
+    for element in elements:
+        if element.id == element_id:
+            return []
+        inner = _groups_holding(element.items, element_id)
+        if inner or any(child.id == element_id for child in element.items):
+            return [element.id, *inner]
+    return []
+
+
+# A value of the wrong type for each item type (valueString is wrong for all but string/text).
+_WRONG = {"valueString": "wrong", "valueBoolean": True}
+
+
+@pytest.mark.parametrize("name", CARE_BUNDLES)
+@EXAMPLES
+@given(data=st.data())
+def test_wrong_answer_type_is_flagged(name: str, data: st.DataObject) -> None:
+    care_bundle = CARE_BUNDLES[name]
+    response = _response(care_bundle, data.draw(valid_answers(care_bundle)))
+    item = data.draw(st.sampled_from([item for item in _items(response["item"]) if "answer" in item]))
+    (key,) = [key for key in item["answer"][0] if key.startswith("value")]
+    wrong = "valueBoolean" if key == "valueString" else "valueString"
+    item["answer"][0] = {wrong: _WRONG[wrong]}
+    errors = _errors(name, response)
+    assert any(item["linkId"] in issue.diagnostics for issue in errors), errors
+
+
+@pytest.mark.parametrize("name", CARE_BUNDLES)
+@EXAMPLES
+@given(data=st.data())
+def test_unknown_option_is_flagged(name: str, data: st.DataObject) -> None:
+    care_bundle = CARE_BUNDLES[name]
+    response = _response(care_bundle, data.draw(valid_answers(care_bundle)))
+    codings = [item for item in _items(response["item"]) if "valueCoding" in item.get("answer", [{}])[0]]
+    item = data.draw(st.sampled_from(codings))
+    changed = copy.deepcopy(item["answer"][0]["valueCoding"])
+    changed[data.draw(st.sampled_from(["code", "system"]))] = "urn:careloop:not-an-option"
+    item["answer"][0] = {"valueCoding": changed}
+    errors = _errors(name, response)
+    assert any(item["linkId"] in issue.diagnostics for issue in errors), errors
+
+
+@pytest.mark.parametrize("name", CARE_BUNDLES)
+@EXAMPLES
+@given(data=st.data())
+def test_unknown_link_id_is_flagged(name: str, data: st.DataObject) -> None:
+    care_bundle = CARE_BUNDLES[name]
+    response = _response(care_bundle, data.draw(valid_answers(care_bundle)))
+    position = data.draw(st.integers(min_value=0, max_value=len(response["item"])))
+    response["item"].insert(position, {"linkId": "not-in-this-care-bundle", "answer": [{"valueString": "x"}]})
+    errors = _errors(name, response)
+    assert any("not-in-this-care-bundle" in issue.diagnostics for issue in errors), errors
