@@ -9,14 +9,31 @@ FHIR_VERSION = "4.0.1"
 FHIR_JSON = "application/fhir+json"
 
 
-def capability_statement(
+def resource_capability(
+    resource_type: str,
     *,
-    software_version: str,
-    date: str,
-    base_url: str,
-    search_params: Mapping[str, Sequence[tuple[str, str, str]]],
+    interactions: Sequence[str] = (),
+    search_params: Sequence[tuple[str, str, str]] = (),
+    operations: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """A CapabilityStatement for the resources in ``search_params``: name -> [(param, type, doc)]."""
+    """One ``rest.resource``: interactions, search parameters (name, type, doc), operations (name, url)."""
+    entry: dict[str, Any] = {"type": resource_type}
+    if interactions:
+        entry["interaction"] = [{"code": code} for code in interactions]
+    if search_params:
+        entry["searchParam"] = [
+            {"name": name, "type": kind, "documentation": documentation}
+            for name, kind, documentation in search_params
+        ]
+    if operations:
+        entry["operation"] = [{"name": name, "definition": definition} for name, definition in operations]
+    return entry
+
+
+def capability_statement(
+    *, software_version: str, date: str, base_url: str, resources: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A CapabilityStatement for a JSON-only R4 server offering ``resources`` (see resource_capability)."""
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -27,22 +44,7 @@ def capability_statement(
         "implementation": {"description": "Careloop FHIR R4 API", "url": base_url},
         "fhirVersion": FHIR_VERSION,
         "format": [FHIR_JSON, "json"],
-        "rest": [
-            {
-                "mode": "server",
-                "resource": [
-                    {
-                        "type": resource_type,
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [
-                            {"name": name, "type": kind, "documentation": documentation}
-                            for name, kind, documentation in params
-                        ],
-                    }
-                    for resource_type, params in search_params.items()
-                ],
-            }
-        ],
+        "rest": [{"mode": "server", "resource": list(resources)}],
     }
 
 

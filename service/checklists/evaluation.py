@@ -163,7 +163,7 @@ def condition_holds(
         return bool(values) == condition.answer
     expected = _expected(types[condition.element], condition.answer)
     if condition.operator == "!=":
-        # R4 QuestionnaireItemOperator: "True if no answer has a value that is equal" (so also when unanswered)
+        # R4 QuestionnaireItemOperator: "True if no answer has a value that is equal" (also when none)
         return not any(value == expected for value in values)
     if condition.operator == "=":
         return any(value == expected for value in values)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
-from fhir_adapters.capability import capability_statement, searchset
+from fhir_adapters.capability import capability_statement, resource_capability, searchset
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.questionnaire import to_questionnaire
 from service.care_bundles import CareBundleRegistry
@@ -73,7 +73,17 @@ def metadata() -> Response:
             software_version=_software_version(),
             date=_STARTED,
             base_url=_base_url(),
-            search_params={"Questionnaire": QUESTIONNAIRE_SEARCH_PARAMS},
+            resources=[
+                resource_capability(
+                    "Questionnaire",
+                    interactions=("read", "search-type"),
+                    search_params=QUESTIONNAIRE_SEARCH_PARAMS,
+                ),
+                resource_capability(
+                    "QuestionnaireResponse",
+                    operations=(("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),),
+                ),
+            ],
         )
     )
 

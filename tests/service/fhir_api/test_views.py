@@ -38,9 +38,12 @@ def test_metadata_is_an_r4_capability_statement(client: FlaskClient) -> None:
     CapabilityStatement.model_validate(body)
     assert body["fhirVersion"] == "4.0.1"
     assert body["kind"] == "instance"
-    (resource,) = body["rest"][0]["resource"]
-    assert resource["type"] == "Questionnaire"
-    assert {param["name"] for param in resource["searchParam"]} >= {"url", "version", "name", "status"}
+    questionnaire, response = body["rest"][0]["resource"]
+    assert questionnaire["type"] == "Questionnaire"
+    assert {param["name"] for param in questionnaire["searchParam"]} >= {"url", "version", "name", "status"}
+    assert [item["code"] for item in questionnaire["interaction"]] == ["read", "search-type"]
+    assert response["type"] == "QuestionnaireResponse"
+    assert [operation["name"] for operation in response["operation"]] == ["validate"]
     assert body["implementation"]["url"] == "http://localhost/fhir"
 
 
