@@ -12,17 +12,9 @@ from click.testing import CliRunner
 from service.cli import bundles_cli
 from service.config import PROJECT_ROOT
 
-LATER_CONDITION = """\
-id: broken
-version: 1.0.0
-title: Broken
-status: active
-anchor: {id: start, text: Start}
-sources: [{id: s, citation: A source}]
-elements:
-  - {id: first, text: First, type: boolean, enable_when: [{element: second, operator: "=", answer: true}]}
-  - {id: second, text: Second, type: boolean}
-"""
+LATER_CONDITION = (PROJECT_ROOT / "tests" / "data" / "care_bundles" / "later-condition.yaml").read_text(
+    encoding="utf-8"
+)
 
 
 def test_validate_shipped_care_bundles_passes() -> None:

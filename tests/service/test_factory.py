@@ -8,19 +8,11 @@ import pytest
 
 from schemas.care_bundle import InvalidCareBundle
 from service import create_app
-from service.config import ConfigError
+from service.config import PROJECT_ROOT, ConfigError
 
-LATER_CONDITION = """\
-id: broken
-version: 1.0.0
-title: Broken
-status: active
-anchor: {id: start, text: Start}
-sources: [{id: s, citation: A source}]
-elements:
-  - {id: first, text: First, type: boolean, enable_when: [{element: second, operator: "=", answer: true}]}
-  - {id: second, text: Second, type: boolean}
-"""
+LATER_CONDITION = (PROJECT_ROOT / "tests" / "data" / "care_bundles" / "later-condition.yaml").read_text(
+    encoding="utf-8"
+)
 
 
 def test_testing_config_is_applied(tmp_path: Path) -> None:
