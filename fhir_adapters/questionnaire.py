@@ -8,10 +8,14 @@ renders a correct form.
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Any
 
+from fhir_adapters.values import (
+    CARELOOP_CANONICAL_BASE,
+    fhir_decimal,
+    option_system,
+    typed_value,
+)
 from schemas.care_bundle import (
     HELP_SUFFIX,
     AnswerValue,
@@ -20,13 +24,9 @@ from schemas.care_bundle import (
     Compliance,
     Condition,
     Element,
-    Option,
     coerce_answer,
 )
 
-#: Canonical base of every Careloop definition. ``.example`` is reserved (RFC 2606): this is a placeholder
-#: until the project owns a domain; see docs/decisions/0003-canonical-urls.md.
-CARELOOP_CANONICAL_BASE = "https://careloop.example/fhir"
 EXTENSION_BASE = f"{CARELOOP_CANONICAL_BASE}/StructureDefinition"
 EXT_ANCHOR = f"{EXTENSION_BASE}/care-bundle-anchor"
 EXT_TIMEZONE = f"{EXTENSION_BASE}/care-bundle-timezone"
@@ -41,17 +41,6 @@ EXT_ITEM_CONTROL = f"{FHIR_EXT}/questionnaire-itemControl"
 EXT_DESIGN_NOTE = f"{FHIR_EXT}/designNote"
 ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
 
-_VALUE_KEY = {
-    "boolean": "Boolean",
-    "choice": "Coding",
-    "integer": "Integer",
-    "decimal": "Decimal",
-    "date": "Date",
-    "dateTime": "DateTime",
-    "string": "String",
-    "text": "String",
-}
-
 
 def questionnaire_id(care_bundle: CareBundle) -> str:
     """The resource id: one Questionnaire resource per care bundle version."""
@@ -60,11 +49,6 @@ def questionnaire_id(care_bundle: CareBundle) -> str:
 
 def canonical_url(care_bundle: CareBundle) -> str:
     return f"{CARELOOP_CANONICAL_BASE}/Questionnaire/{care_bundle.id}"
-
-
-def option_system(care_bundle: CareBundle, option: Option) -> str:
-    """An option's code system: its own, or the care bundle's local one."""
-    return option.system or f"{CARELOOP_CANONICAL_BASE}/CodeSystem/{care_bundle.id}"
 
 
 def computable_name(care_bundle_id: str) -> str:
@@ -130,9 +114,9 @@ def _coding(coding: Coding) -> dict[str, Any]:
 def _item(care_bundle: CareBundle, element: Element) -> dict[str, Any]:
     extensions: list[dict[str, Any]] = []
     if element.min_value is not None:
-        extensions.append({"url": EXT_MIN_VALUE, **_typed("value", element.type, element.min_value)})
+        extensions.append({"url": EXT_MIN_VALUE, **typed_value(care_bundle, element, element.min_value)})
     if element.max_value is not None:
-        extensions.append({"url": EXT_MAX_VALUE, **_typed("value", element.type, element.max_value)})
+        extensions.append({"url": EXT_MAX_VALUE, **typed_value(care_bundle, element, element.max_value)})
     if element.unit:
         extensions.append({"url": EXT_UNIT, "valueCoding": {"display": element.unit}})
     if element.compliance is not None:
@@ -194,46 +178,14 @@ def _item(care_bundle: CareBundle, element: Element) -> dict[str, Any]:
     return item
 
 
-def _target(care_bundle: CareBundle, element_id: str) -> tuple[str, Element | None]:
-    """The type of the element a condition names (the anchor counts as a date/date-time element)."""
-    if element_id == care_bundle.anchor.id:
-        return care_bundle.anchor.type, None
-    element = care_bundle.element(element_id)
+def _answer(care_bundle: CareBundle, prefix: str, element_id: str, answer: AnswerValue) -> dict[str, Any]:
+    """A condition's or rule's answer, typed as the element it names (the anchor included)."""
+    element = (
+        care_bundle.anchor_element if element_id == care_bundle.anchor.id else care_bundle.element(element_id)
+    )
     if element is None:  # the loader rejects this; keep the mapper total all the same
         raise ValueError(f"no element {element_id!r} in {care_bundle.id}")
-    return element.type, element
-
-
-def _answer(care_bundle: CareBundle, prefix: str, element_id: str, answer: AnswerValue) -> dict[str, Any]:
-    kind, element = _target(care_bundle, element_id)
-    value = coerce_answer(kind, answer)
-    if kind == "choice":
-        assert element is not None
-        option = element.option(value)
-        assert option is not None
-        return {
-            f"{prefix}Coding": {
-                "system": option_system(care_bundle, option),
-                "code": option.code,
-                "display": option.display,
-            }
-        }
-    return _typed(prefix, kind, value)
-
-
-def _typed(prefix: str, kind: str, value: AnswerValue) -> dict[str, Any]:
-    if isinstance(value, Decimal):
-        json_value: Any = int(value) if kind == "integer" else fhir_decimal(value)
-    elif isinstance(value, dt.date | dt.datetime):
-        json_value = value.isoformat()
-    else:
-        json_value = value
-    return {f"{prefix}{_VALUE_KEY[kind]}": json_value}
-
-
-def fhir_decimal(value: Decimal) -> int | float:
-    """A Decimal as a JSON number (FHIR decimals are JSON numbers; whole values stay integers)."""
-    return int(value) if value == value.to_integral_value() else float(value)
+    return typed_value(care_bundle, element, coerce_answer(element.type, answer), prefix)
 
 
 def _enable_when(care_bundle: CareBundle, condition: Condition) -> dict[str, Any]:

@@ -13,52 +13,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from fhir_adapters.questionnaire import CARELOOP_CANONICAL_BASE, canonical_url, fhir_decimal, option_system
+from fhir_adapters.questionnaire import canonical_url
+from fhir_adapters.values import CARELOOP_CANONICAL_BASE, fhir_datetime, typed_value
 from schemas.care_bundle import AnswerValue, CareBundle, Element
 
 CHECKLIST_IDENTIFIER_SYSTEM = f"{CARELOOP_CANONICAL_BASE}/checklist"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 Answers = Mapping[str, Sequence[AnswerValue]]
-
-
-def fhir_datetime(moment: dt.datetime) -> str:
-    """FHIR dateTime with seconds and an offset (``Z`` for UTC)."""
-    if moment.tzinfo is None:
-        raise ValueError("FHIR date-times with a time need a time zone offset")
-    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
-
-
-def answer_value(
-    care_bundle: CareBundle, element_type: str, element: Element | None, value: AnswerValue
-) -> dict[str, Any]:
-    """One ``answer`` entry (``{"valueX": ...}``) for a value of an element of ``element_type``."""
-    if element_type == "choice":
-        assert element is not None
-        option = element.option(value)
-        if option is None:
-            raise ValueError(f"{value!r} is not an option of {element.id}")
-        return {
-            "valueCoding": {
-                "system": option_system(care_bundle, option),
-                "code": option.code,
-                "display": option.display,
-            }
-        }
-    if element_type == "boolean" and isinstance(value, bool):
-        return {"valueBoolean": value}
-    if element_type == "integer" and isinstance(value, int) and not isinstance(value, bool):
-        return {"valueInteger": value}
-    if element_type == "decimal" and isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return {"valueDecimal": fhir_decimal(Decimal(value))}
-    if element_type == "dateTime" and isinstance(value, dt.datetime):
-        return {"valueDateTime": fhir_datetime(value)}
-    if element_type == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return {"valueDate": value.isoformat()}
-    if element_type in ("string", "text") and isinstance(value, str):
-        return {"valueString": value}
-    raise ValueError(f"a {type(value).__name__} is not an answer for a {element_type} element")
 
 
 def to_questionnaire_response(
@@ -93,18 +55,7 @@ def to_questionnaire_response(
     if author_reference:
         resource["author"] = {"reference": author_reference}
 
-    anchor = care_bundle.anchor
-    items: list[dict[str, Any]] = []
-    anchor_values = answers.get(anchor.id, ())
-    if anchor_values:
-        items.append(
-            {
-                "linkId": anchor.id,
-                "text": anchor.text,
-                "answer": [answer_value(care_bundle, anchor.type, None, value) for value in anchor_values],
-            }
-        )
-    items.extend(_items(care_bundle, care_bundle.elements, answers))
+    items = _items(care_bundle, (care_bundle.anchor_element, *care_bundle.elements), answers)
     if items:
         resource["item"] = items
     return resource
@@ -113,20 +64,16 @@ def to_questionnaire_response(
 def _items(care_bundle: CareBundle, elements: Sequence[Element], answers: Answers) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for element in elements:
-        if element.type == "display":
-            continue
         if element.type == "group":
             children = _items(care_bundle, element.items, answers)
             if children:
                 items.append({"linkId": element.id, "text": element.text, "item": children})
-            continue
-        values = answers.get(element.id, ())
-        if values:
+        elif element.type != "display" and answers.get(element.id):
             items.append(
                 {
                     "linkId": element.id,
                     "text": element.text,
-                    "answer": [answer_value(care_bundle, element.type, element, value) for value in values],
+                    "answer": [typed_value(care_bundle, element, value) for value in answers[element.id]],
                 }
             )
     return items
@@ -136,14 +83,14 @@ def answers_from_response(
     care_bundle: CareBundle, response: Mapping[str, Any]
 ) -> dict[str, list[AnswerValue]]:
     """The answers in a QuestionnaireResponse that was validated against this care bundle's Questionnaire."""
-    types = {element.id: element for element in care_bundle.walk()}
+    types = {element.id: element.type for element in care_bundle.walk()}
+    types[care_bundle.anchor.id] = care_bundle.anchor.type
     answers: dict[str, list[AnswerValue]] = {}
 
     def collect(items: Sequence[Mapping[str, Any]]) -> None:
         for item in items:
             link_id = item["linkId"]
-            element = types.get(link_id)
-            kind = care_bundle.anchor.type if link_id == care_bundle.anchor.id else element and element.type
+            kind = types.get(link_id)
             for answer in item.get("answer", ()):
                 if kind:
                     answers.setdefault(link_id, []).append(_python_value(kind, answer))

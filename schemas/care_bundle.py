@@ -191,6 +191,11 @@ class CareBundle:
         return next((element for element in self.walk() if element.id == element_id), None)
 
     @property
+    def anchor_element(self) -> Element:
+        """The anchor as the required date/date-time element it is on every checklist (the first item)."""
+        return Element(id=self.anchor.id, text=self.anchor.text, type=self.anchor.type, required=True)
+
+    @property
     def compliance_elements(self) -> tuple[Element, ...]:
         return tuple(element for element in self.walk() if element.compliance is not None)
 
@@ -568,7 +573,7 @@ def check_meaning(care_bundle: CareBundle, file: str = "<care bundle>") -> Itera
             yield Problem(file, f"sources[{index}].id", f"source id {source_id!r} is used twice")
 
     # Elements seen so far, in document order: conditions may only look backwards.
-    anchor = Element(id=care_bundle.anchor.id, text=care_bundle.anchor.text, type=care_bundle.anchor.type)
+    anchor = care_bundle.anchor_element
     seen: dict[str, Element] = {anchor.id: anchor}
     every_id: dict[str, Element] = {element.id: element for element in care_bundle.walk()}
     every_id[anchor.id] = anchor

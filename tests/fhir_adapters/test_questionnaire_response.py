@@ -8,14 +8,13 @@ from decimal import Decimal
 import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from fhir_adapters.questionnaire import CARELOOP_CANONICAL_BASE
 from fhir_adapters.questionnaire_response import (
     CHECKLIST_IDENTIFIER_SYSTEM,
     NHS_NUMBER_SYSTEM,
     answers_from_response,
-    fhir_datetime,
     to_questionnaire_response,
 )
+from fhir_adapters.values import CARELOOP_CANONICAL_BASE, fhir_datetime
 from schemas.care_bundle import AnswerValue, CareBundle, parse_care_bundle
 
 
