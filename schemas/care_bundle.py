@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -447,11 +447,38 @@ class Problem:
         return f"{where}: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
 
 
+def format_hint(path: str) -> str:
+    """Where in bundles/FORMAT.md the field at ``path`` is explained (for problems without a closer hint)."""
+    names = set(re.findall(r"[a-z_]+", path))
+    for keys, section in _FORMAT_SECTIONS:
+        if names & keys:
+            return f"see bundles/FORMAT.md#{section}"
+    return "see bundles/FORMAT.md#top-level-fields"
+
+
+_FORMAT_SECTIONS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"line"}), "yaml-caveats"),
+    (frozenset({"timing"}), "timing-rules"),
+    (frozenset({"enable_when", "enable_behavior", "exception_when"}), "conditions"),
+    (frozenset({"compliance"}), "compliance"),
+    (frozenset({"options"}), "options"),
+    (frozenset({"code"}), "code-a-coding"),
+    (frozenset({"sources"}), "sources"),
+    (frozenset({"anchor"}), "anchor"),
+    (frozenset({"type"}), "types"),
+    (frozenset({"elements", "items"}), "elements"),
+    (frozenset({"version"}), "versions"),
+)
+
+
 class InvalidCareBundle(ValueError):
-    """A care bundle file that cannot be used; ``problems`` lists every reason."""
+    """A care bundle file that cannot be used; ``problems`` lists every reason, each with a hint."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
+        self.problems = tuple(
+            problem if problem.hint else replace(problem, hint=format_hint(problem.path))
+            for problem in problems
+        )
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 from schemas.care_bundle import (
     CareBundleLoader,
     InvalidCareBundle,
+    Problem,
     load_care_bundle,
     parse_care_bundle,
 )
@@ -285,3 +287,38 @@ def test_problem_string_names_file_path_and_hint(tmp_path: Path) -> None:
         f"{path}: elements[1].enable_when[0].element: condition refers to 'score', which comes later "
         "(hint: a condition may only depend on an element above it)"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "section"),
+    [
+        ("elements[3].compliance.timing[0].from", "timing-rules"),
+        ("elements[1].enable_when[0].answer", "conditions"),
+        ("elements[1].compliance.exception_when[0].element", "conditions"),
+        ("elements[1].compliance.met[0]", "compliance"),
+        ("elements[0].options[2].code", "options"),
+        ("elements[0].code[0].system", "code-a-coding"),
+        ("elements[4].items", "elements"),
+        ("elements[0].type", "types"),
+        ("anchor.type", "anchor"),
+        ("line 3, column 1", "yaml-caveats"),
+        ("title", "top-level-fields"),
+    ],
+)
+def test_every_problem_gets_a_hint_pointing_into_format_md(path: str, section: str) -> None:
+    (problem,) = InvalidCareBundle([Problem("f.yaml", path, "something is wrong")]).problems
+    assert problem.hint == f"see bundles/FORMAT.md#{section}"
+    headings = (Path(__file__).resolve().parents[2] / "bundles" / "FORMAT.md").read_text(encoding="utf-8")
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in headings.splitlines()
+        if line.startswith("#")
+    }
+    assert section in anchors
+
+
+def test_shape_and_meaning_problems_all_carry_hints() -> None:
+    data = mutated(elements__0__colour="red", elements__2__id="mpp")
+    with pytest.raises(InvalidCareBundle) as caught:
+        parse_care_bundle(data, "test.yaml")
+    assert all(problem.hint for problem in caught.value.problems)
