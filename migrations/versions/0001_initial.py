@@ -276,7 +276,7 @@ def upgrade() -> None:
             name=op.f("ck_element_outcome_outcome"),
         ),
         sa.CheckConstraint(
-            "timing_status IN ('met', 'due', 'overdue')", name=op.f("ck_element_outcome_timing_status")
+            "timing_status IN ('met', 'not-met', 'due', 'overdue', 'unknown')", name=op.f("ck_element_outcome_timing_status")
         ),
         sa.ForeignKeyConstraint(
             ["checklist_id"],

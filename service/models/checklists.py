@@ -57,9 +57,13 @@ class Outcome(StrEnum):
 
 
 class TimingStatus(StrEnum):
+    """As ``service.checklists.evaluation.TimingStatus``: in time, late, open, past due, or no start yet."""
+
     MET = "met"
+    NOT_MET = "not-met"
     DUE = "due"
     OVERDUE = "overdue"
+    UNKNOWN = "unknown"
 
 
 #: States in which a checklist has a final all-or-none result.
