@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
@@ -26,6 +27,7 @@ QUESTIONNAIRE_SEARCH_PARAMS = (
     ("name", "string", "Computable name; case-insensitive prefix match, or exact with name:exact"),
     ("status", "token", "draft | active | retired"),
 )
+_KNOWN_PARAMS = frozenset(param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS)
 _ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
 _STATUSES = {"draft", "active", "retired", "unknown"}
 _STARTED = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -98,25 +100,36 @@ def read_questionnaire(resource_id: str) -> Response:
 
 @bp.get("/Questionnaire")
 def search_questionnaire() -> Response:
-    predicates = _parse_search(request.args)
+    lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
+    predicates, used = _parse_search(request.args, lenient=lenient)
     matches = [
         resource
         for resource in _questionnaires().values()
         if all(predicate(resource) for predicate in predicates)
     ]
-    return fhir_response(searchset(matches, self_url=request.url, base_url=_base_url()))
+    self_url = f"{_base_url()}/Questionnaire" + (f"?{urlencode(used)}" if used else "")
+    return fhir_response(searchset(matches, self_url=self_url, base_url=_base_url()))
 
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 
-def _parse_search(args: MultiDict[str, str]) -> list[Predicate]:
-    """One predicate per parameter occurrence (repeats AND together; commas inside one OR together)."""
+def _parse_search(
+    args: MultiDict[str, str], *, lenient: bool
+) -> tuple[list[Predicate], list[tuple[str, str]]]:
+    """Predicates (repeats AND together; commas inside one OR together) and the parameters used.
+
+    An unknown parameter is a 400, unless the client sent ``Prefer: handling=lenient`` (FHIR search): then it
+    is ignored and left out of the self link, which lists only what was applied.
+    """
     predicates: list[Predicate] = []
+    used: list[tuple[str, str]] = []
     issues: list[Issue] = []
     for key in args:
         name, _, modifier = key.partition(":")
         if name == "_format":
+            continue
+        if lenient and name not in _KNOWN_PARAMS:
             continue
         for raw in args.getlist(key):
             values = [value for value in raw.split(",") if value]
@@ -125,15 +138,15 @@ def _parse_search(args: MultiDict[str, str]) -> list[Predicate]:
                 issues.append(Issue("error", "invalid", problem, f"{key}={raw}"))
                 continue
             predicates.append(_predicate(name, modifier, values))
+            used.append((key, raw))
     if issues:
         raise InvalidInput("bad search parameter", issues=issues)
-    return predicates
+    return predicates, used
 
 
 def _check_param(name: str, modifier: str, values: list[str]) -> str | None:
-    known = {param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS}
-    if name not in known:
-        return f"unknown search parameter {name!r}; supported: {', '.join(sorted(known))}"
+    if name not in _KNOWN_PARAMS:
+        return f"unknown search parameter {name!r}; supported: {', '.join(sorted(_KNOWN_PARAMS))}"
     if modifier and not (name == "name" and modifier in ("exact", "contains")):
         return f"modifier :{modifier} is not supported on {name}"
     if not values:

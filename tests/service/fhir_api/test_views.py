@@ -133,3 +133,18 @@ def test_xml_is_not_acceptable(client: FlaskClient) -> None:
     assert_outcome(body, "not-supported", "FHIR JSON only")
     body = get_json(client, "/fhir/metadata", status=406, headers={"Accept": "application/fhir+xml"})
     assert_outcome(body, "not-supported", "only application/fhir+json")
+
+
+def test_lenient_handling_ignores_unknown_parameters(client: FlaskClient) -> None:
+    body = get_json(
+        client, "/fhir/Questionnaire?name=oasi&_count=10&colour=red", headers={"Prefer": "handling=lenient"}
+    )
+    assert [entry["resource"]["id"] for entry in body["entry"]] == ["oasi-care-bundle-1.0.0"]
+    assert body["link"] == [{"relation": "self", "url": "http://localhost/fhir/Questionnaire?name=oasi"}]
+
+
+def test_lenient_handling_still_rejects_bad_values_of_known_parameters(client: FlaskClient) -> None:
+    body = get_json(
+        client, "/fhir/Questionnaire?status=bogus", status=400, headers={"Prefer": "handling=lenient"}
+    )
+    assert_outcome(body, "invalid", "status must be one of")
