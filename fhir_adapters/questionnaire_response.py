@@ -83,8 +83,7 @@ def answers_from_response(
     care_bundle: CareBundle, response: Mapping[str, Any]
 ) -> dict[str, list[AnswerValue]]:
     """The answers in a QuestionnaireResponse that was validated against this care bundle's Questionnaire."""
-    types = {element.id: element.type for element in care_bundle.walk()}
-    types[care_bundle.anchor.id] = care_bundle.anchor.type
+    types = care_bundle.element_types
     answers: dict[str, list[AnswerValue]] = {}
 
     def collect(items: Sequence[Mapping[str, Any]]) -> None:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,6 +190,13 @@ class CareBundle:
 
     def element(self, element_id: str) -> Element | None:
         return next((element for element in self.walk() if element.id == element_id), None)
+
+    @cached_property
+    def element_types(self) -> Mapping[str, str]:
+        """Element id -> type for every element, the anchor included (for conditions and answers)."""
+        types = {element.id: element.type for element in self.walk()}
+        types[self.anchor.id] = self.anchor.type
+        return types
 
     @property
     def anchor_element(self) -> Element:

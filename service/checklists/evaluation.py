@@ -109,7 +109,7 @@ def evaluate(care_bundle: CareBundle, answers: Answers, now: dt.datetime) -> Eva
         raise ValueError("now must be timezone-aware")
     zone = ZoneInfo(care_bundle.timezone)
     anchor_id = care_bundle.anchor.id
-    types = _types(care_bundle)
+    types = care_bundle.element_types
     # Pass 1, top to bottom: which elements are enabled (conditions only look upwards) and their answers.
     live: dict[str, Sequence[AnswerValue]] = {anchor_id: answers.get(anchor_id, ())}
     disabled: dict[str, str] = {}
@@ -140,13 +140,6 @@ def evaluate(care_bundle: CareBundle, answers: Answers, now: dt.datetime) -> Eva
 # --------------------------------------------------------------------------------------------------
 # Conditions
 # --------------------------------------------------------------------------------------------------
-
-
-@cache
-def _types(care_bundle: CareBundle) -> Mapping[str, str]:
-    types = {element.id: element.type for element in care_bundle.walk()}
-    types[care_bundle.anchor.id] = care_bundle.anchor.type
-    return types
 
 
 @cache

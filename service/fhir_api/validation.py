@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from fhir_adapters.operation_outcome import Issue
-from fhir_adapters.questionnaire import canonical_url, to_questionnaire
+from fhir_adapters.questionnaire import canonical_url
 from fhir_adapters.sdc_validation import (
     CompiledQuestionnaire,
     compile_questionnaire,
@@ -25,7 +25,7 @@ from fhir_adapters.sdc_validation import (
 from service.care_bundles import CareBundleRegistry
 from service.errors import CareloopError, InvalidInput
 from service.fhir_api.responses import fhir_response
-from service.fhir_api.views import bp
+from service.fhir_api.views import bp, questionnaires
 
 _JSON_TYPES = ("application/fhir+json", "application/json")
 
@@ -53,12 +53,9 @@ def compiled_questionnaires() -> dict[str, CompiledQuestionnaire]:
     """Compiled Questionnaires by ``url|version``, built once per app from the immutable registry."""
     cached: dict[str, CompiledQuestionnaire] | None = current_app.extensions.get("compiled_questionnaires")
     if cached is None:
-        registry: CareBundleRegistry = current_app.extensions["care_bundles"]
         cached = {
-            f"{canonical_url(care_bundle)}|{care_bundle.version}": compile_questionnaire(
-                to_questionnaire(care_bundle)
-            )
-            for care_bundle in registry
+            f"{resource['url']}|{resource['version']}": compile_questionnaire(resource)
+            for resource in questionnaires().values()
         }
         current_app.extensions["compiled_questionnaires"] = cached
     return cached

@@ -44,7 +44,7 @@ def _base_url() -> str:
     return request.url_root.rstrip("/") + "/fhir"
 
 
-def _questionnaires() -> dict[str, dict[str, Any]]:
+def questionnaires() -> dict[str, dict[str, Any]]:
     """Questionnaire JSON by resource id, built once per app from the immutable registry."""
     cached: dict[str, dict[str, Any]] | None = current_app.extensions.get("questionnaires")
     if cached is None:
@@ -92,7 +92,7 @@ def metadata() -> Response:
 
 @bp.get("/Questionnaire/<string:resource_id>")
 def read_questionnaire(resource_id: str) -> Response:
-    resource = _questionnaires().get(resource_id)
+    resource = questionnaires().get(resource_id)
     if resource is None:
         raise NotFound(f"Questionnaire/{resource_id} is not known here", expression="Questionnaire.id")
     return fhir_response(resource, headers={"ETag": f'W/"{resource["version"]}"'})
@@ -104,7 +104,7 @@ def search_questionnaire() -> Response:
     predicates, used = _parse_search(request.args, lenient=lenient)
     matches = [
         resource
-        for resource in _questionnaires().values()
+        for resource in questionnaires().values()
         if all(predicate(resource) for predicate in predicates)
     ]
     self_url = f"{_base_url()}/Questionnaire" + (f"?{urlencode(used)}" if used else "")

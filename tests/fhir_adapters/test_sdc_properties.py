@@ -24,7 +24,7 @@ from fhir_adapters.questionnaire import to_questionnaire
 from fhir_adapters.questionnaire_response import to_questionnaire_response
 from fhir_adapters.sdc_validation import compile_questionnaire, validate_questionnaire_response
 from schemas.care_bundle import AnswerValue, CareBundle, Element, load_care_bundle
-from service.checklists import condition_holds
+from service.checklists import condition_holds, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 CARE_BUNDLES = {path.stem: load_care_bundle(path) for path in sorted((ROOT / "bundles").glob("*.yaml"))}
@@ -84,8 +84,7 @@ def _value(element: Element) -> st.SearchStrategy[AnswerValue]:
 @st.composite
 def valid_answers(draw: st.DrawFn, care_bundle: CareBundle) -> dict[str, list[AnswerValue]]:
     """Answers a careful user could give: top to bottom, only enabled elements, required ones always."""
-    types = {element.id: element.type for element in care_bundle.walk()}
-    types[care_bundle.anchor.id] = care_bundle.anchor.type
+    types = care_bundle.element_types
     answers: dict[str, list[AnswerValue]] = {care_bundle.anchor.id: [draw(_MOMENTS)]}
 
     def walk(elements: tuple[Element, ...]) -> None:
@@ -134,22 +133,12 @@ def _items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _disabled_elements(care_bundle: CareBundle, answers: dict[str, list[AnswerValue]]) -> list[Element]:
     """Answerable elements a valid response leaves out because they are not enabled."""
-    types = {element.id: element.type for element in care_bundle.walk()}
-    types[care_bundle.anchor.id] = care_bundle.anchor.type
-    disabled: list[Element] = []
-
-    def walk(elements: tuple[Element, ...], parent_enabled: bool) -> None:
-        for element in elements:
-            conditions = [condition_holds(condition, answers, types) for condition in element.enable_when]
-            enabled = parent_enabled and (
-                any(conditions) if element.enable_behavior == "any" else all(conditions)
-            )
-            if not enabled and element.type not in ("group", "display"):
-                disabled.append(element)
-            walk(element.items, enabled)
-
-    walk(care_bundle.elements, True)
-    return disabled
+    enabled = evaluate(care_bundle, answers, AUTHORED).enabled
+    return [
+        element
+        for element in care_bundle.walk()
+        if element.type not in ("group", "display") and element.id not in enabled
+    ]
 
 
 @pytest.mark.parametrize("name", CARE_BUNDLES)
