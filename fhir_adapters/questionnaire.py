@@ -10,36 +10,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_adapters.values import (
+from fhir_adapters import fhirpath
+from fhir_adapters.questionnaire_rules import compliance_extension, root_extensions
+from fhir_adapters.values import option_system, typed_answer, typed_value
+from fhir_adapters.vocabulary import (
     CARELOOP_CANONICAL_BASE,
-    fhir_decimal,
-    option_system,
-    typed_value,
+    CARELOOP_EXTENSION_BASE,
+    EXT_CALCULATED_EXPRESSION,
+    EXT_DESIGN_NOTE,
+    EXT_ITEM_CONTROL,
+    EXT_MAX_OCCURS,
+    EXT_MAX_VALUE,
+    EXT_MIN_VALUE,
+    EXT_OPTION_EXCLUSIVE,
+    EXT_UNIT,
+    ITEM_CONTROL_SYSTEM,
+    UCUM_SYSTEM,
 )
-from schemas.care_bundle import (
-    HELP_SUFFIX,
-    AnswerValue,
-    CareBundle,
-    Coding,
-    Compliance,
-    Condition,
-    Element,
-    coerce_answer,
-)
+from schemas.care_bundle import HELP_SUFFIX, CareBundle, Coding, Condition, Element, Option
 
-EXTENSION_BASE = f"{CARELOOP_CANONICAL_BASE}/StructureDefinition"
-EXT_ANCHOR = f"{EXTENSION_BASE}/care-bundle-anchor"
-EXT_TIMEZONE = f"{EXTENSION_BASE}/care-bundle-timezone"
-EXT_SOURCE = f"{EXTENSION_BASE}/care-bundle-source"
-EXT_COMPLIANCE = f"{EXTENSION_BASE}/care-bundle-compliance"
-
-FHIR_EXT = "http://hl7.org/fhir/StructureDefinition"
-EXT_MIN_VALUE = f"{FHIR_EXT}/minValue"
-EXT_MAX_VALUE = f"{FHIR_EXT}/maxValue"
-EXT_UNIT = f"{FHIR_EXT}/questionnaire-unit"
-EXT_ITEM_CONTROL = f"{FHIR_EXT}/questionnaire-itemControl"
-EXT_DESIGN_NOTE = f"{FHIR_EXT}/designNote"
-ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
+EXT_ANCHOR = f"{CARELOOP_EXTENSION_BASE}/care-bundle-anchor"
+EXT_TIMEZONE = f"{CARELOOP_EXTENSION_BASE}/care-bundle-timezone"
+EXT_SOURCE = f"{CARELOOP_EXTENSION_BASE}/care-bundle-source"
 
 
 def questionnaire_id(care_bundle: CareBundle) -> str:
@@ -72,6 +64,7 @@ def to_questionnaire(care_bundle: CareBundle) -> dict[str, Any]:
         parts.extend({"url": "note", "valueString": note} for note in source.notes)
         extensions.append({"url": EXT_SOURCE, "extension": parts})
     extensions.extend({"url": EXT_DESIGN_NOTE, "valueMarkdown": note} for note in care_bundle.notes)
+    extensions.extend(root_extensions(care_bundle))
 
     resource: dict[str, Any] = {
         "resourceType": "Questionnaire",
@@ -117,10 +110,23 @@ def _item(care_bundle: CareBundle, element: Element) -> dict[str, Any]:
         extensions.append({"url": EXT_MIN_VALUE, **typed_value(care_bundle, element, element.min_value)})
     if element.max_value is not None:
         extensions.append({"url": EXT_MAX_VALUE, **typed_value(care_bundle, element, element.max_value)})
-    if element.unit:
-        extensions.append({"url": EXT_UNIT, "valueCoding": {"display": element.unit}})
+    if element.unit is not None:
+        unit: dict[str, Any] = {"display": element.unit.display}
+        if element.unit.code is not None:
+            unit = {"system": UCUM_SYSTEM, "code": element.unit.code, **unit}
+        extensions.append({"url": EXT_UNIT, "valueCoding": unit})
+    if element.max_repeats is not None:
+        extensions.append({"url": EXT_MAX_OCCURS, "valueInteger": element.max_repeats})
+    if element.calculated is not None:
+        expression = fhirpath.calculation(care_bundle, element.calculated)
+        extensions.append(
+            {
+                "url": EXT_CALCULATED_EXPRESSION,
+                "valueExpression": {"language": "text/fhirpath", "expression": expression},
+            }
+        )
     if element.compliance is not None:
-        extensions.append(_compliance_extension(care_bundle, element, element.compliance))
+        extensions.append(compliance_extension(care_bundle, element, element.compliance))
     notes = list(element.notes)
     if element.sources:
         notes.append("Sources: " + ", ".join(element.sources))
@@ -139,21 +145,14 @@ def _item(care_bundle: CareBundle, element: Element) -> dict[str, Any]:
         item["enableBehavior"] = element.enable_behavior
     if element.required:
         item["required"] = True
+    if element.calculated is not None:
+        item["readOnly"] = True
     if element.repeats:
         item["repeats"] = True
     if element.max_length is not None:
         item["maxLength"] = element.max_length
     if element.options:
-        item["answerOption"] = [
-            {
-                "valueCoding": {
-                    "system": option_system(care_bundle, option),
-                    "code": option.code,
-                    "display": option.display,
-                }
-            }
-            for option in element.options
-        ]
+        item["answerOption"] = [_answer_option(care_bundle, option) for option in element.options]
     children = [_item(care_bundle, child) for child in element.items]
     if element.help:
         children.append(
@@ -178,14 +177,16 @@ def _item(care_bundle: CareBundle, element: Element) -> dict[str, Any]:
     return item
 
 
-def _answer(care_bundle: CareBundle, prefix: str, element_id: str, answer: AnswerValue) -> dict[str, Any]:
-    """A condition's or rule's answer, typed as the element it names (the anchor included)."""
-    element = (
-        care_bundle.anchor_element if element_id == care_bundle.anchor.id else care_bundle.element(element_id)
-    )
-    if element is None:  # the loader rejects this; keep the mapper total all the same
-        raise ValueError(f"no element {element_id!r} in {care_bundle.id}")
-    return typed_value(care_bundle, element, coerce_answer(element.type, answer), prefix)
+def _answer_option(care_bundle: CareBundle, option: Option) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    if option.exclusive:
+        answer["extension"] = [{"url": EXT_OPTION_EXCLUSIVE, "valueBoolean": True}]
+    answer["valueCoding"] = {
+        "system": option_system(care_bundle, option),
+        "code": option.code,
+        "display": option.display,
+    }
+    return answer
 
 
 def _enable_when(care_bundle: CareBundle, condition: Condition) -> dict[str, Any]:
@@ -193,39 +194,5 @@ def _enable_when(care_bundle: CareBundle, condition: Condition) -> dict[str, Any
     if condition.operator == "exists":
         result["answerBoolean"] = bool(condition.answer)
     else:
-        result.update(_answer(care_bundle, "answer", condition.element, condition.answer))
+        result.update(typed_answer(care_bundle, "answer", condition.element, condition.answer))
     return result
-
-
-def _compliance_extension(
-    care_bundle: CareBundle, element: Element, compliance: Compliance
-) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = []
-    for key in ("met", "exception"):
-        for answer in getattr(compliance, key):
-            parts.append({"url": key, **_answer(care_bundle, "value", element.id, answer)})
-    for condition in compliance.exception_when:
-        condition_parts: list[dict[str, Any]] = [
-            {"url": "question", "valueString": condition.element},
-            {"url": "operator", "valueCode": condition.operator},
-        ]
-        if condition.operator == "exists":
-            condition_parts.append({"url": "answer", "valueBoolean": bool(condition.answer)})
-        else:
-            condition_parts.append(
-                {"url": "answer", **_answer(care_bundle, "value", condition.element, condition.answer)}
-            )
-        parts.append({"url": "exceptionWhen", "extension": condition_parts})
-    if compliance.recorded:
-        parts.append({"url": "recorded", "valueBoolean": True})
-    if not compliance.all_or_none:
-        parts.append({"url": "allOrNone", "valueBoolean": False})
-    for rule in compliance.timing:
-        start = care_bundle.anchor.id if rule.start == "anchor" else rule.start
-        rule_parts: list[dict[str, Any]] = [{"url": "from", "valueString": start}]
-        if rule.within_hours is not None:
-            rule_parts.append({"url": "withinHours", "valueDecimal": fhir_decimal(rule.within_hours)})
-        if rule.by_end_of_day is not None:
-            rule_parts.append({"url": "byEndOfDay", "valueInteger": rule.by_end_of_day})
-        parts.append({"url": "timing", "extension": rule_parts})
-    return {"url": EXT_COMPLIANCE, "extension": parts}

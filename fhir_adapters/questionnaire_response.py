@@ -1,9 +1,11 @@
 """Checklist answers <-> an R4 ``QuestionnaireResponse`` for a care bundle's Questionnaire.
 
-Items follow the Questionnaire's nesting; only answered items are written (groups only when some item inside
-is answered). The caller passes the answers of enabled elements only: which elements are enabled is care
-bundle semantics (``service.checklists``), not a mapping concern. Follows the UK Core QuestionnaireResponse
-must-support list: identifier, questionnaire, status, subject, authored, author, item.linkId, item.answer.
+Answers are a mapping of element id to values; a repeating group's id maps to its instances, each a mapping
+of its items' ids to values. Items follow the Questionnaire's nesting; only answered items are written
+(groups only when some item inside is answered). Date-times are written in the care bundle's time zone.
+Which elements are enabled is care bundle semantics (``service.checklists``), not a mapping concern: the
+caller decides what to pass. Follows the UK Core QuestionnaireResponse must-support list: identifier,
+questionnaire, status, subject, authored, author, item.linkId, item.answer.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from fhir_adapters.questionnaire import canonical_url
-from fhir_adapters.values import CARELOOP_CANONICAL_BASE, fhir_datetime, typed_value
+from fhir_adapters.values import fhir_datetime, typed_value
+from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE, NHS_NUMBER_SYSTEM
 from schemas.care_bundle import AnswerValue, CareBundle, Element
 
 CHECKLIST_IDENTIFIER_SYSTEM = f"{CARELOOP_CANONICAL_BASE}/checklist"
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
-Answers = Mapping[str, Sequence[AnswerValue]]
+#: Element id -> values, or for a repeating group's id, its instances (item id -> values).
+Answers = Mapping[str, Sequence[Any]]
 
 
 def to_questionnaire_response(
@@ -55,16 +58,26 @@ def to_questionnaire_response(
     if author_reference:
         resource["author"] = {"reference": author_reference}
 
-    items = _items(care_bundle, (care_bundle.anchor_element, *care_bundle.elements), answers)
+    items = response_items(care_bundle, answers)
     if items:
         resource["item"] = items
     return resource
 
 
+def response_items(care_bundle: CareBundle, answers: Answers) -> list[dict[str, Any]]:
+    """The ``item`` array for ``answers``, the anchor first."""
+    return _items(care_bundle, (care_bundle.anchor_element, *care_bundle.elements), answers)
+
+
 def _items(care_bundle: CareBundle, elements: Sequence[Element], answers: Answers) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for element in elements:
-        if element.type == "group":
+        if element.is_repeating_group:
+            for instance in answers.get(element.id, ()):
+                children = _items(care_bundle, element.items, instance)
+                if children:
+                    items.append({"linkId": element.id, "text": element.text, "item": children})
+        elif element.type == "group":
             children = _items(care_bundle, element.items, answers)
             if children:
                 items.append({"linkId": element.id, "text": element.text, "item": children})
@@ -79,24 +92,28 @@ def _items(care_bundle: CareBundle, elements: Sequence[Element], answers: Answer
     return items
 
 
-def answers_from_response(
-    care_bundle: CareBundle, response: Mapping[str, Any]
-) -> dict[str, list[AnswerValue]]:
+def answers_from_response(care_bundle: CareBundle, response: Mapping[str, Any]) -> dict[str, list[Any]]:
     """The answers in a QuestionnaireResponse that was validated against this care bundle's Questionnaire."""
     types = care_bundle.element_types
-    answers: dict[str, list[AnswerValue]] = {}
+    repeating = {element.id for element in care_bundle.walk() if element.is_repeating_group}
 
-    def collect(items: Sequence[Mapping[str, Any]]) -> None:
+    def collect(items: Sequence[Mapping[str, Any]], into: dict[str, list[Any]]) -> None:
         for item in items:
             link_id = item["linkId"]
+            if link_id in repeating:
+                instance: dict[str, list[Any]] = {}
+                collect(item.get("item", ()), instance)
+                into.setdefault(link_id, []).append(instance)
+                continue
             kind = types.get(link_id)
             for answer in item.get("answer", ()):
                 if kind:
-                    answers.setdefault(link_id, []).append(_python_value(kind, answer))
-                collect(answer.get("item", ()))
-            collect(item.get("item", ()))
+                    into.setdefault(link_id, []).append(_python_value(kind, answer))
+                collect(answer.get("item", ()), into)
+            collect(item.get("item", ()), into)
 
-    collect(response.get("item", ()))
+    answers: dict[str, list[Any]] = {}
+    collect(response.get("item", ()), answers)
     return answers
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from schemas.care_bundle import AnswerValue, CareBundle, Element, Option
+from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
+from schemas.care_bundle import AnswerValue, CareBundle, Element, Option, coerce_answer
 
-#: Canonical base of every Careloop definition. ``.example`` is reserved (RFC 2606): this is a placeholder
-#: until the project owns a domain; see docs/decisions/0003-canonical-urls.md.
-CARELOOP_CANONICAL_BASE = "https://careloop.example/fhir"
+__all__ = [
+    "CARELOOP_CANONICAL_BASE",
+    "fhir_datetime",
+    "fhir_decimal",
+    "option_system",
+    "typed_answer",
+    "typed_value",
+]
 
 
 def option_system(care_bundle: CareBundle, option: Option) -> str:
@@ -58,9 +65,23 @@ def typed_value(
     if kind == "decimal" and isinstance(value, int | Decimal) and not isinstance(value, bool):
         return {f"{prefix}Decimal": fhir_decimal(Decimal(value))}
     if kind == "dateTime" and isinstance(value, dt.datetime):
-        return {f"{prefix}DateTime": fhir_datetime(value)}
+        if value.tzinfo is None:
+            raise ValueError("FHIR date-times with a time need a time zone offset")
+        # In the care bundle's local time, so the date part of the text is the local date (FHIRPath
+        # calculations such as an age at referral read it).
+        return {f"{prefix}DateTime": fhir_datetime(value.astimezone(ZoneInfo(care_bundle.timezone)))}
     if kind == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return {f"{prefix}Date": value.isoformat()}
     if kind in ("string", "text") and isinstance(value, str):
         return {f"{prefix}String": value}
     raise ValueError(f"a {type(value).__name__} is not an answer for a {kind} element")
+
+
+def typed_answer(
+    care_bundle: CareBundle, prefix: str, element_id: str, answer: AnswerValue
+) -> dict[str, Any]:
+    """An answer as written in a care bundle file (a condition's, a rule's), typed as the element it names."""
+    element = care_bundle.element(element_id)
+    if element is None:  # the loader rejects this; keep the mappers total all the same
+        raise ValueError(f"no element {element_id!r} in {care_bundle.id}")
+    return typed_value(care_bundle, element, coerce_answer(element.type, answer), prefix)

@@ -14,26 +14,26 @@ from typing import Any
 
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.sdc.primitives import is_number, temporal_key
-
-_SD = "http://hl7.org/fhir/StructureDefinition/"
-_SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
-EXT_MIN_VALUE = _SD + "minValue"
-EXT_MAX_VALUE = _SD + "maxValue"
-EXT_MIN_LENGTH = _SD + "minLength"
-EXT_REGEX = _SD + "regex"
-EXT_MAX_DECIMAL_PLACES = _SD + "maxDecimalPlaces"
-EXT_MIN_OCCURS = _SD + "questionnaire-minOccurs"
-EXT_MAX_OCCURS = _SD + "questionnaire-maxOccurs"
-EXT_MIME_TYPE = _SD + "mimeType"
-EXT_MAX_SIZE = _SD + "maxSize"
-EXT_REFERENCE_RESOURCE = _SD + "questionnaire-referenceResource"
-EXT_UNIT_OPTION = _SD + "questionnaire-unitOption"
-EXT_UNIT_VALUE_SET = _SD + "questionnaire-unitValueSet"
-EXT_OPTION_EXCLUSIVE = _SD + "questionnaire-optionExclusive"
-EXT_CONSTRAINT = _SD + "questionnaire-constraint"
-EXT_MIN_QUANTITY = _SDC + "sdc-questionnaire-minQuantity"
-EXT_MAX_QUANTITY = _SDC + "sdc-questionnaire-maxQuantity"
-EXT_ENABLE_WHEN_EXPRESSION = _SDC + "sdc-questionnaire-enableWhenExpression"
+from fhir_adapters.vocabulary import (
+    ENABLE_WHEN_OPERATORS,
+    EXT_CONSTRAINT,
+    EXT_ENABLE_WHEN_EXPRESSION,
+    EXT_MAX_DECIMAL_PLACES,
+    EXT_MAX_OCCURS,
+    EXT_MAX_QUANTITY,
+    EXT_MAX_SIZE,
+    EXT_MAX_VALUE,
+    EXT_MIME_TYPE,
+    EXT_MIN_LENGTH,
+    EXT_MIN_OCCURS,
+    EXT_MIN_QUANTITY,
+    EXT_MIN_VALUE,
+    EXT_OPTION_EXCLUSIVE,
+    EXT_REFERENCE_RESOURCE,
+    EXT_REGEX,
+    EXT_UNIT_OPTION,
+    EXT_UNIT_VALUE_SET,
+)
 
 # Answer value[x] keys each R4 item type accepts (before answerOption widens choice / open-choice).
 VALUE_KEYS: dict[str, frozenset[str]] = {
@@ -54,7 +54,7 @@ VALUE_KEYS: dict[str, frozenset[str]] = {
     "group": frozenset(),
     "display": frozenset(),
 }
-OPERATORS = frozenset({"exists", "=", "!=", ">", "<", ">=", "<="})
+OPERATORS = frozenset(ENABLE_WHEN_OPERATORS)
 
 # A comparable form of a value: ("number", float) ("temporal", tuple) ("time", tuple) ("string", str)
 # ("boolean", bool) ("coding", (system, code)) ("reference", str) ("quantity", Quantity).

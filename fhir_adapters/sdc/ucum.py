@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-UCUM_SYSTEM = "http://unitsofmeasure.org"
+from fhir_adapters.vocabulary import UCUM_SYSTEM
+
+__all__ = ["UCUM_SYSTEM", "to_base"]
 
 _PREFIXES: dict[str, Decimal] = {
     "": Decimal(1),

@@ -58,6 +58,23 @@ def validate_response(
     return _Run(questionnaire, response).issues
 
 
+#: (linkId, instance): ``instance`` numbers the occurrences of the enclosing repeating group (None outside
+#: one, and for a repeating group itself).
+EnabledKey = tuple[str, int | None]
+
+
+def enabled_items(
+    questionnaire: CompiledQuestionnaire, response: Mapping[str, Any]
+) -> dict[EnabledKey, bool]:
+    """Which items are enabled, by the R4 enableWhen rules, for every item of the Questionnaire.
+
+    Items absent from the response are judged where they would belong. A condition this module cannot
+    evaluate (``enableWhenExpression``) counts as enabled. This is the one implementation of enableWhen:
+    Careloop's checklist evaluation asks it too.
+    """
+    return _Run(questionnaire, response).enabled_map()
+
+
 def to_operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     return operation_outcome(issues)
 
@@ -257,8 +274,47 @@ class _Run:
                             f"{path}.answer[{index}]",
                         )
 
+    def enabled_map(self) -> dict[EnabledKey, bool]:
+        enablement = self.enablement
+        result: dict[EnabledKey, bool] = {}
+
+        def absent(
+            item: CompiledItem, owner: ResponseNode | None, instance: int | None, at: float, up: bool
+        ) -> None:
+            own = enablement.missing(item, at, owner) if enablement is not None and up else up
+            enabled = up and own is not False
+            key = (item.link_id, instance)
+            result[key] = result.get(key, False) or enabled
+            for child in item.children:
+                absent(child, owner, instance, at, enabled)
+
+        for owner, parent, found, _ in self.pending:
+            instance = self._instance(owner)
+            children = parent.children if parent is not None else self.q.items
+            last_end = owner.index if owner is not None else -1
+            for child in children:
+                nodes = found.get(child.link_id)
+                if not nodes:
+                    absent(
+                        child, owner, instance, last_end + 0.5, owner is None or owner.enabled is not False
+                    )
+                    continue
+                last_end = nodes[-1].end
+                key = (child.link_id, instance)
+                result[key] = result.get(key, False) or any(node.enabled is not False for node in nodes)
+        return result
+
+    def _instance(self, node: ResponseNode | None) -> int | None:
+        """The occurrence number of the nearest repeating group at or above ``node``."""
+        while node is not None:
+            if node.item.is_group and node.item.repeats:
+                return self.by_link_id[node.item.link_id].index(node)
+            node = node.parent
+        return None
+
     def _finish(self) -> None:
         enablement = Enablement(self.by_link_id) if self.q.has_conditions else None
+        self.enablement = enablement
         if enablement is not None:
             for node in self.nodes:
                 enabled = enablement.of(node)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from service.checklists.evaluation import (
+from service.checklists.evaluation import Answers, evaluate
+from service.checklists.outcomes import (
+    CheckResult,
+    CompositeOutcome,
     ElementOutcome,
     Evaluation,
-    TimingResult,
-    condition_holds,
-    evaluate,
+    Outcome,
+    RuleOutcome,
+    TimingStatus,
 )
 
-__all__ = ["ElementOutcome", "Evaluation", "TimingResult", "condition_holds", "evaluate"]
+__all__ = [
+    "Answers",
+    "CheckResult",
+    "CompositeOutcome",
+    "ElementOutcome",
+    "Evaluation",
+    "Outcome",
+    "RuleOutcome",
+    "TimingStatus",
+    "evaluate",
+]

@@ -1,350 +1,336 @@
-"""Care bundle semantics: which elements apply, each element's outcome, timing, all-or-none compliance.
+"""Care bundle semantics: which elements apply, calculated values, each element's and each timing rule's
+outcome, composites, the population and checks.
 
 Pure domain code (no Flask, no database): ``evaluate(care_bundle, answers, now)`` is called by every path that
-records a checklist (ward pages, the FHIR API) and by reports, so it must be exact and cheap.
-
-Times: answers carry aware datetimes; every instant is compared in UTC. Calendar-day rules ("by the end of the
-day after admission") are computed on local dates in the care bundle's time zone (Europe/London by default),
-so they stay right across the clock changes; elapsed-hour rules are absolute and ignore them.
+records a checklist (ward pages, the FHIR API) and by reports, so it must be exact and cheap. Which items are
+enabled is asked of the SDC enableWhen implementation (``fhir_adapters.sdc.enabled_items``) over the
+QuestionnaireResponse the answers make, and every condition is decided by the same SDC operator code, so a
+checklist and its QuestionnaireResponse can never disagree. Timing windows: ``service.checklists.timing``;
+calculated values: ``service.checklists.calculations``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from schemas.care_bundle import (
-    AnswerValue,
-    CareBundle,
-    Condition,
-    Element,
-    TimingRule,
-    coerce_answer,
+from fhir_adapters.questionnaire_response import response_items
+from fhir_adapters.sdc.validate import EnabledKey, enabled_items
+from schemas.care_bundle import AnswerValue, CareBundle, Conditions, Element, coerce_answer
+from service.checklists.calculations import calculate
+from service.checklists.compiled import CompiledCareBundle, compile_care_bundle, describe, describe_all
+from service.checklists.outcomes import (
+    CheckResult,
+    CompositeOutcome,
+    ElementOutcome,
+    Evaluation,
+    Outcome,
+    RuleOutcome,
+    TimingStatus,
 )
+from service.checklists.timing import judge_order, judge_window
 
-Outcome = Literal["met", "not-met", "not-applicable", "missing"]
-TimingStatus = Literal["met", "not-met", "due", "overdue", "unknown"]
-Answers = Mapping[str, Sequence[AnswerValue]]
-
-
-@dataclass(frozen=True)
-class TimingResult:
-    """One timing rule on one checklist. ``due_at`` (UTC) is None when the start is not recorded yet."""
-
-    rule: TimingRule
-    due_at: dt.datetime | None
-    status: TimingStatus
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ElementOutcome:
-    element_id: str
-    outcome: Outcome
-    reason: str | None = None
-    has_rule: bool = False
-    in_all_or_none: bool = False
-    timing: tuple[TimingResult, ...] = ()
-
-    @property
-    def due_at(self) -> dt.datetime | None:
-        """The earliest deadline still open (due or overdue), if any."""
-        open_deadlines = [
-            result.due_at
-            for result in self.timing
-            if result.status in ("due", "overdue") and result.due_at is not None
-        ]
-        return min(open_deadlines, default=None)
-
-    @property
-    def timing_status(self) -> TimingStatus | None:
-        """The worst status across the element's timing rules (None without rules)."""
-        order: tuple[TimingStatus, ...] = ("not-met", "overdue", "unknown", "due", "met")
-        statuses = {result.status for result in self.timing}
-        return next((status for status in order if status in statuses), None)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Every answerable element's outcome, in document order, and the checklist's all-or-none result.
-
-    ``compliant`` is None when no compliance element applies (the checklist is outside the denominator, as
-    for a caesarean birth in the OASI care bundle), else True exactly when every applicable compliance
-    element is met. A missing answer is not met (IHI: an undocumented element is not in the numerator).
-    """
-
-    outcomes: tuple[ElementOutcome, ...]
-    enabled: frozenset[str]
-    compliant: bool | None
-
-    def outcome(self, element_id: str) -> ElementOutcome:
-        for outcome in self.outcomes:
-            if outcome.element_id == element_id:
-                return outcome
-        raise KeyError(element_id)
-
-    @property
-    def compliance_outcomes(self) -> tuple[ElementOutcome, ...]:
-        """Outcomes of elements with a compliance rule (reported per element)."""
-        return tuple(outcome for outcome in self.outcomes if outcome.has_rule)
-
-    @property
-    def next_due_at(self) -> dt.datetime | None:
-        return min((o.due_at for o in self.outcomes if o.due_at is not None), default=None)
+#: Element id -> values; a repeating group's id -> its instances (item id -> values).
+Answers = Mapping[str, Sequence[Any]]
 
 
 def evaluate(care_bundle: CareBundle, answers: Answers, now: dt.datetime) -> Evaluation:
-    """Judge ``answers`` (element id -> values; the anchor under its own id) at ``now``.
+    """Judge ``answers`` (the anchor under its own id) at ``now``.
 
     Values are what the element type holds: option codes for choice, bool, int, Decimal, date, aware datetime
-    or str. Answers to disabled elements are ignored here (the validator reports them).
+    or str. Answers to disabled elements and to calculated elements are ignored (calculated values are
+    worked out here; the validator reports answers to disabled items).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    zone = ZoneInfo(care_bundle.timezone)
-    anchor_id = care_bundle.anchor.id
-    types = care_bundle.element_types
-    # Pass 1, top to bottom: which elements are enabled (conditions only look upwards) and their answers.
-    live: dict[str, Sequence[AnswerValue]] = {anchor_id: answers.get(anchor_id, ())}
-    disabled: dict[str, str] = {}
-
-    def walk(elements: Iterable[Element], parent_reason: str | None) -> None:
-        for element in elements:
-            reason = parent_reason or _disabled_reason(element, live, types)
-            if reason is None:
-                live[element.id] = answers.get(element.id, ())
-            else:
-                disabled[element.id] = reason
-            walk(element.items, reason)
-
-    walk(care_bundle.elements, None)
-    # Pass 2: judge each answerable element once every answer is in (exceptions may look downwards).
-    outcomes = [
-        _judge(care_bundle, element, live, types, disabled.get(element.id), zone, now)
-        for element in care_bundle.walk()
-        if element.type not in ("group", "display")
-    ]
-    composite = [outcome for outcome in outcomes if outcome.in_all_or_none]
-    applicable = [outcome for outcome in composite if outcome.outcome != "not-applicable"]
-    compliant = all(outcome.outcome == "met" for outcome in applicable) if applicable else None
-    enabled = frozenset(live)
-    return Evaluation(tuple(outcomes), enabled, compliant)
+    state = _State(compile_care_bundle(care_bundle), answers)
+    return _Judge(state, now).run()
 
 
-# --------------------------------------------------------------------------------------------------
-# Conditions
-# --------------------------------------------------------------------------------------------------
+class _State:
+    """The answers with calculated values filled in and what is enabled, worked out to a fixed point.
+
+    Conditions and calculations only look upwards, so each round settles at least one more level; a care
+    bundle with ``n`` calculated elements needs at most ``n + 2`` rounds.
+    """
+
+    def __init__(self, compiled: CompiledCareBundle, answers: Answers) -> None:
+        self.compiled = compiled
+        care_bundle = compiled.care_bundle
+        self.calculated_elements = [
+            element for element in care_bundle.walk() if element.calculated is not None
+        ]
+        skip = {element.id for element in self.calculated_elements}
+        self.raw = {key: value for key, value in answers.items() if key not in skip}
+        self.calculated: dict[str, AnswerValue | None] = {}
+        self.enabled: dict[EnabledKey, bool] = {}
+        previous: dict[EnabledKey, bool] | None = None
+        for _ in range(len(self.calculated_elements) + 2):
+            self.merged = self._merge()
+            response = {
+                "resourceType": "QuestionnaireResponse",
+                "item": response_items(care_bundle, self.merged),
+            }
+            self.enabled = enabled_items(compiled.compiled, response)
+            calculated = {
+                element.id: calculate(compiled, element.calculated, self.values_of, self.instances_of)
+                if element.calculated is not None and self.is_enabled(element.id)
+                else None
+                for element in self.calculated_elements
+            }
+            if self.enabled == previous and calculated == self.calculated:
+                break
+            previous, self.calculated = self.enabled, calculated
+        self.merged = self._merge()
+
+    def _merge(self) -> dict[str, Sequence[Any]]:
+        merged: dict[str, Sequence[Any]] = dict(self.raw)
+        merged.update({key: [value] for key, value in self.calculated.items() if value is not None})
+        return merged
+
+    def is_enabled(self, element_id: str, instance: int | None = None) -> bool:
+        return self.enabled.get((element_id, instance), False)
+
+    def group_of(self, element_id: str) -> str | None:
+        return self.compiled.care_bundle.repeating_group_of.get(element_id)
+
+    def instances(self, group_id: str) -> list[Mapping[str, Sequence[AnswerValue]]]:
+        found = self.merged.get(group_id, ())
+        return [instance for instance in found if isinstance(instance, Mapping)]
+
+    def instances_of(self, group_id: str) -> int:
+        return sum(1 for index, _ in enumerate(self.instances(group_id)) if self.is_enabled(group_id, index))
+
+    def values_of(self, element_id: str, instance: int | None = None) -> Sequence[AnswerValue]:
+        """Enabled answers of an element: of one instance, or of every instance of its repeating group."""
+        if element_id == self.compiled.care_bundle.anchor.id:
+            return tuple(self.raw.get(element_id, ()))
+        group = self.group_of(element_id)
+        if group is None:
+            return tuple(self.merged.get(element_id, ())) if self.is_enabled(element_id) else ()
+        indices = range(len(self.instances(group))) if instance is None else (instance,)
+        found: list[AnswerValue] = []
+        for index in indices:
+            if self.is_enabled(element_id, index):
+                found.extend(self.instances(group)[index].get(element_id, ()))
+        return tuple(found)
 
 
-@cache
-def _expected(element_type: str, answer: AnswerValue) -> AnswerValue:
-    return coerce_answer(element_type, answer)
+@dataclass(frozen=True)
+class _Base:
+    """An element's answer judged before its timing rules: not applicable (with why), missing, or met."""
+
+    outcome: Outcome
+    reason: str | None = None
 
 
-def condition_holds(
-    condition: Condition, live: Mapping[str, Sequence[AnswerValue]], types: Mapping[str, str]
-) -> bool:
-    """FHIR R4 enableWhen for one condition; answers of disabled elements are absent from ``live``."""
-    values = live.get(condition.element, ())
-    if condition.operator == "exists":
-        return bool(values) == condition.answer
-    expected = _expected(types[condition.element], condition.answer)
-    if condition.operator == "!=":
-        # R4 QuestionnaireItemOperator: "True if no answer has a value that is equal" (also when none)
-        return not any(value == expected for value in values)
-    if condition.operator == "=":
-        return any(value == expected for value in values)
-    ordering = _ORDERINGS[condition.operator]
-    return any(ordering(_comparable(value), _comparable(expected)) for value in values)
+class _Judge:
+    def __init__(self, state: _State, now: dt.datetime) -> None:
+        self.state = state
+        self.compiled = state.compiled
+        self.care_bundle = state.compiled.care_bundle
+        self.now = now
+        population = self.care_bundle.population
+        self.in_population = population is None or self.holds(population.when)
+        self.outside = None if population is None else f"outside the population: {population.text}"
+
+    def holds(self, conditions: Conditions, instance: int | None = None) -> bool:
+        results = (self.condition(condition, instance) for condition in conditions.items)
+        return any(results) if conditions.behavior == "any" else all(results)
+
+    def condition(self, condition: Any, instance: int | None = None) -> bool:
+        same_group = instance is not None and self.state.group_of(condition.element) is not None
+        values = self.state.values_of(condition.element, instance if same_group else None)
+        return self.compiled.holds(condition, values)
+
+    def run(self) -> Evaluation:
+        disabled = self._disabled_reasons()
+        bases: dict[str, _Base] = {}
+        outcomes: list[ElementOutcome] = []
+        rules_by_element: dict[str, list[RuleOutcome]] = {}
+        for rule_id, element, rule in self.care_bundle.timing_rules:
+            base = bases.setdefault(element.id, self._base(element, None, disabled))
+            rules_by_element.setdefault(element.id, []).append(self._rule(rule_id, element, rule, base))
+        first = self.care_bundle.all_composites[0].members
+        for element in self.care_bundle.walk():
+            if element.type in ("group", "display"):
+                continue
+            rules = tuple(rules_by_element.get(element.id, ()))
+            outcome, reason = self._element(element, disabled, bases.get(element.id), rules)
+            has_rule = element.compliance is not None
+            outcomes.append(ElementOutcome(element.id, outcome, reason, has_rule, element.id in first, rules))
+        all_rules = tuple(rule for rules in rules_by_element.values() for rule in rules)
+        return Evaluation(
+            outcomes=tuple(outcomes),
+            rules=all_rules,
+            composites=self._composites(outcomes, all_rules),
+            failed_checks=self._checks(),
+            enabled=frozenset(key for (key, _), on in self.state.enabled.items() if on)
+            | {self.care_bundle.anchor.id},
+            calculated=dict(self.state.calculated),
+            in_population=self.in_population,
+            enabled_instances=frozenset(key for key, on in self.state.enabled.items() if on)
+            | {(self.care_bundle.anchor.id, None)},
+        )
+
+    def _disabled_reasons(self) -> dict[tuple[str, int | None], str]:
+        """Why each disabled element is not shown: its own conditions, or those of a group above it."""
+        reasons: dict[tuple[str, int | None], str] = {}
+
+        def walk(elements: Sequence[Element], instance: int | None, above: str | None) -> None:
+            for element in elements:
+                if element.is_repeating_group and instance is None:
+                    reason = above or self._own_reason(element, None)
+                    if reason:
+                        reasons[(element.id, None)] = reason
+                    for index in range(len(self.state.instances(element.id))):
+                        walk(element.items, index, reason)
+                    if not self.state.instances(element.id):
+                        walk(element.items, None, reason or "no instances recorded")
+                    continue
+                reason = above or self._own_reason(element, instance)
+                if reason:
+                    reasons[(element.id, instance)] = reason
+                walk(element.items, instance, reason)
+
+        walk(self.care_bundle.elements, None, None)
+        return reasons
+
+    def _own_reason(self, element: Element, instance: int | None) -> str | None:
+        if self.state.is_enabled(element.id, instance):
+            return None
+        joiner = " or " if element.enable_behavior == "any" else " and "
+        described = joiner.join(describe(condition) for condition in element.enable_when)
+        return f"applies only when {described}" if described else "not shown"
+
+    def _base(
+        self, element: Element, instance: int | None, disabled: Mapping[tuple[str, int | None], str]
+    ) -> _Base:
+        compliance = element.compliance
+        values = self.state.values_of(element.id, instance)
+        reason = disabled.get((element.id, instance))
+        if reason is not None:
+            return _Base(Outcome.NOT_APPLICABLE, reason)
+        if compliance is None:
+            return _Base(Outcome.MET if values else Outcome.MISSING)
+        if not self.in_population:
+            return _Base(Outcome.NOT_APPLICABLE, self.outside)
+        exceptions = {coerce_answer(element.type, answer) for answer in compliance.exception}
+        for value in values:
+            if value in exceptions:
+                return _Base(Outcome.NOT_APPLICABLE, f"documented exception: {_show(element, value)}")
+        for condition in compliance.exception_when:
+            if self.condition(condition, instance):
+                return _Base(Outcome.NOT_APPLICABLE, f"documented exception: {describe(condition)}")
+        if compliance.applies_when is not None and not self.holds(compliance.applies_when, instance):
+            return _Base(Outcome.NOT_APPLICABLE, f"applies only when {describe_all(compliance.applies_when)}")
+        if not values:
+            return _Base(Outcome.MISSING, "not answered")
+        if compliance.met:
+            expected = {coerce_answer(element.type, answer) for answer in compliance.met}
+            if not any(value in expected for value in values):
+                shown = ", ".join(_show(element, value) for value in values)
+                return _Base(Outcome.NOT_MET, f"answer {shown} is not a met answer")
+        for value in values:
+            number = (
+                Decimal(value) if isinstance(value, int | Decimal) and not isinstance(value, bool) else None
+            )
+            if number is None:
+                continue
+            if compliance.at_least is not None and number < compliance.at_least:
+                return _Base(Outcome.NOT_MET, f"{value} is below {compliance.at_least.normalize():f}")
+            if compliance.at_most is not None and number > compliance.at_most:
+                return _Base(Outcome.NOT_MET, f"{value} is above {compliance.at_most.normalize():f}")
+        return _Base(Outcome.MET)
+
+    def _rule(self, rule_id: str, element: Element, rule: Any, base: _Base) -> RuleOutcome:
+        def outcome(
+            result: Outcome, status: TimingStatus | None, reason: str | None, due: Any = None
+        ) -> RuleOutcome:
+            return RuleOutcome(rule_id, element.id, rule, result, status, due, reason)
+
+        if base.outcome is Outcome.NOT_APPLICABLE:
+            return outcome(Outcome.NOT_APPLICABLE, None, base.reason)
+        if rule.applies_when is not None and not self.holds(rule.applies_when):
+            return outcome(
+                Outcome.NOT_APPLICABLE, None, f"applies only when {describe_all(rule.applies_when)}"
+            )
+        if base.outcome is Outcome.NOT_MET:
+            return outcome(Outcome.NOT_MET, TimingStatus.NOT_MET, base.reason)
+        event = _first(self.state.values_of(rule.event or element.id))
+        zone = self.compiled.zone
+        if rule.before is not None:
+            judged = judge_order(rule, rule.before, _first(self.state.values_of(rule.before)), event, zone)
+        else:
+            start_id = self.care_bundle.anchor.id if rule.start == "anchor" else rule.start
+            start = _first(self.state.values_of(start_id))
+            judged = judge_window(rule, start_id, start, event, zone, self.care_bundle.calendar, self.now)
+        return outcome(judged.outcome, judged.status, judged.reason, judged.due_at)
+
+    def _element(
+        self,
+        element: Element,
+        disabled: Mapping[tuple[str, int | None], str],
+        base: _Base | None,
+        rules: Sequence[RuleOutcome],
+    ) -> tuple[Outcome, str | None]:
+        group = self.state.group_of(element.id)
+        if group is not None:
+            judged = [
+                self._base(element, index, disabled) for index in range(len(self.state.instances(group)))
+            ]
+            return _combine(judged) if judged else (Outcome.NOT_APPLICABLE, "no instances recorded")
+        base = base or self._base(element, None, disabled)
+        if base.outcome is not Outcome.MET or not rules:
+            return base.outcome, base.reason
+        applicable = [rule for rule in rules if rule.outcome is not Outcome.NOT_APPLICABLE]
+        failed = [rule for rule in applicable if rule.outcome is not Outcome.MET]
+        if not failed:
+            return Outcome.MET, None
+        worst = (
+            Outcome.NOT_MET if any(rule.outcome is Outcome.NOT_MET for rule in failed) else Outcome.MISSING
+        )
+        return worst, "; ".join(str(rule.reason) for rule in failed)
+
+    def _composites(
+        self, outcomes: Sequence[ElementOutcome], rules: Sequence[RuleOutcome]
+    ) -> tuple[CompositeOutcome, ...]:
+        by_id = {outcome.element_id: outcome.outcome for outcome in outcomes}
+        by_id.update({rule.rule_id: rule.outcome for rule in rules})
+        results = []
+        for composite in self.care_bundle.all_composites:
+            applicable = [m for m in composite.members if by_id[m] is not Outcome.NOT_APPLICABLE]
+            not_met = tuple(m for m in applicable if by_id[m] is not Outcome.MET)
+            compliant = None if not applicable or not self.in_population else not not_met
+            results.append(CompositeOutcome(composite, compliant, not_met if compliant is False else ()))
+        return tuple(results)
+
+    def _checks(self) -> tuple[CheckResult, ...]:
+        return tuple(
+            CheckResult(check)
+            for check in self.care_bundle.checks
+            if (check.when is None or self.holds(check.when)) and not self.holds(check.require)
+        )
 
 
-_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
-    ">": operator.gt,
-    "<": operator.lt,
-    ">=": operator.ge,
-    "<=": operator.le,
-}
+def _combine(judged: Sequence[_Base]) -> tuple[Outcome, str | None]:
+    """Per-instance outcomes of an item in a repeating group: one not met (or missing) decides."""
+    for wanted in (Outcome.NOT_MET, Outcome.MISSING):
+        for base in judged:
+            if base.outcome is wanted:
+                return base.outcome, base.reason
+    if all(base.outcome is Outcome.NOT_APPLICABLE for base in judged):
+        return Outcome.NOT_APPLICABLE, judged[0].reason
+    return Outcome.MET, None
 
 
-def _comparable(value: AnswerValue) -> Decimal | dt.datetime | dt.date:
-    if isinstance(value, dt.datetime | dt.date):
-        return value
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return Decimal(value)
-    raise TypeError(f"cannot order a {type(value).__name__}")
-
-
-def _describe(condition: Condition) -> str:
-    if condition.operator == "exists":
-        return f"{condition.element} {'is' if condition.answer else 'is not'} answered"
-    answer = str(condition.answer).lower() if isinstance(condition.answer, bool) else condition.answer
-    return f"{condition.element} {condition.operator} {answer}"
-
-
-def _disabled_reason(
-    element: Element,
-    live: Mapping[str, Sequence[AnswerValue]],
-    types: Mapping[str, str],
-) -> str | None:
-    if not element.enable_when:
-        return None
-    results = [condition_holds(condition, live, types) for condition in element.enable_when]
-    enabled = any(results) if element.enable_behavior == "any" else all(results)
-    if enabled:
-        return None
-    joiner = " or " if element.enable_behavior == "any" else " and "
-    return "applies only when " + joiner.join(_describe(condition) for condition in element.enable_when)
-
-
-# --------------------------------------------------------------------------------------------------
-# Outcomes
-# --------------------------------------------------------------------------------------------------
-
-
-def _judge(
-    care_bundle: CareBundle,
-    element: Element,
-    live: Mapping[str, Sequence[AnswerValue]],
-    types: Mapping[str, str],
-    disabled_reason: str | None,
-    zone: ZoneInfo,
-    now: dt.datetime,
-) -> ElementOutcome:
-    compliance = element.compliance
-    values = live.get(element.id, ())
-    if compliance is None:
-        if disabled_reason is not None:
-            return ElementOutcome(element.id, "not-applicable", disabled_reason)
-        return ElementOutcome(element.id, "met" if values else "missing")
-    outcome, reason, timing = _apply_rule(
-        care_bundle, element, values, live, types, disabled_reason, zone, now
-    )
-    return ElementOutcome(element.id, outcome, reason, True, compliance.all_or_none, timing)
-
-
-def _apply_rule(
-    care_bundle: CareBundle,
-    element: Element,
-    values: Sequence[AnswerValue],
-    live: Mapping[str, Sequence[AnswerValue]],
-    types: Mapping[str, str],
-    disabled_reason: str | None,
-    zone: ZoneInfo,
-    now: dt.datetime,
-) -> tuple[Outcome, str | None, tuple[TimingResult, ...]]:
-    """Outcome order: disabled, then documented exception, then missing, then met answers, then timing."""
-    compliance = element.compliance
-    assert compliance is not None
-    if disabled_reason is not None:
-        return "not-applicable", disabled_reason, ()
-    exception = _exception(element, values, live, types)
-    if exception is not None:
-        return "not-applicable", exception, ()
-    timing = tuple(_timing(care_bundle, rule, element, values, live, zone, now) for rule in compliance.timing)
-    if not values:
-        return "missing", "not answered", timing
-    if compliance.met:
-        expected = {_expected(element.type, answer) for answer in compliance.met}
-        if not any(value in expected for value in values):
-            shown = ", ".join(_show(element, value) for value in values)
-            return "not-met", f"answer {shown} is not a met answer", timing
-    failed = [result for result in timing if result.status != "met"]
-    if failed:
-        outcome: Outcome = "missing" if all(result.status == "unknown" for result in failed) else "not-met"
-        return outcome, "; ".join(str(result.reason) for result in failed), timing
-    return "met", None, timing
+def _first(values: Sequence[AnswerValue]) -> AnswerValue | None:
+    return values[0] if values else None
 
 
 def _show(element: Element, value: AnswerValue) -> str:
     option = element.option(value)
     return repr(option.display if option else value)
-
-
-def _exception(
-    element: Element,
-    values: Sequence[AnswerValue],
-    live: Mapping[str, Sequence[AnswerValue]],
-    types: Mapping[str, str],
-) -> str | None:
-    compliance = element.compliance
-    assert compliance is not None
-    exceptions = {_expected(element.type, answer) for answer in compliance.exception}
-    for value in values:
-        if value in exceptions:
-            return f"documented exception: {_show(element, value)}"
-    for condition in compliance.exception_when:
-        if condition_holds(condition, live, types):
-            return f"documented exception: {_describe(condition)}"
-    return None
-
-
-def _timing(
-    care_bundle: CareBundle,
-    rule: TimingRule,
-    element: Element,
-    values: Sequence[AnswerValue],
-    live: Mapping[str, Sequence[AnswerValue]],
-    zone: ZoneInfo,
-    now: dt.datetime,
-) -> TimingResult:
-    start_id = care_bundle.anchor.id if rule.start == "anchor" else rule.start
-    starts = live.get(start_id, ())
-    if not starts:
-        return TimingResult(rule, None, "unknown", f"cannot judge timing: {start_id} is not recorded")
-    start = starts[0]
-    assert isinstance(start, dt.date)  # the loader only lets timing start from date/dateTime elements
-    due_at = _due_at(rule, start, zone)
-    if not values:
-        return TimingResult(
-            rule, due_at, "due" if now < due_at else "overdue", f"due by {due_at.isoformat()}"
-        )
-    value = values[0]
-    assert isinstance(value, dt.date)
-    if _is_before(value, start, zone):
-        return TimingResult(rule, due_at, "not-met", f"recorded before {start_id}: check the times")
-    if _instant(value, zone) < due_at:
-        return TimingResult(rule, due_at, "met")
-    return TimingResult(rule, due_at, "not-met", f"{_window(rule)} {start_id}: due by {due_at.isoformat()}")
-
-
-def _window(rule: TimingRule) -> str:
-    if rule.within_hours is not None:
-        return f"later than {rule.within_hours.normalize():f} h after"
-    return f"later than the end of day {rule.by_end_of_day} after"
-
-
-def _due_at(rule: TimingRule, start: dt.date, zone: ZoneInfo) -> dt.datetime:
-    """The instant (UTC) by which the event must have happened; events before it are in time."""
-    if rule.within_hours is not None:
-        return _instant(start, zone) + dt.timedelta(hours=float(rule.within_hours))
-    assert rule.by_end_of_day is not None
-    local_date = _local_date(start, zone)
-    first_day_too_late = local_date + dt.timedelta(days=rule.by_end_of_day + 1)
-    # Local midnight of the first day that is too late; zoneinfo resolves the UTC offset of that day.
-    return dt.datetime.combine(first_day_too_late, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-
-
-def _local_date(value: dt.date, zone: ZoneInfo) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(zone).date()
-    return value
-
-
-def _instant(value: dt.date, zone: ZoneInfo) -> dt.datetime:
-    """An answer as a UTC instant; a date alone means its local start of day."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC)
-    return dt.datetime.combine(value, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-
-
-def _is_before(value: dt.date, start: dt.date, zone: ZoneInfo) -> bool:
-    """Earlier than the start: by the instant when both have times, else by local calendar date."""
-    if isinstance(value, dt.datetime) and isinstance(start, dt.datetime):
-        return value < start
-    return _local_date(value, zone) < _local_date(start, zone)

@@ -7,18 +7,17 @@ Tables: ``site``, ``unit``, ``unit_care_bundle``, ``user_account``, ``user_unit`
 
 from __future__ import annotations
 
+from fhir_adapters.vocabulary import NHS_NUMBER_SYSTEM
+from service.checklists.outcomes import Outcome, TimingStatus
 from service.models.audit import AuditAction, AuditEvent, AuditOutcome
 from service.models.base import TZDateTime, utcnow
 from service.models.checklists import (
     FINAL_STATUSES,
-    NHS_NUMBER_SYSTEM,
     Answer,
     Checklist,
     ChecklistSource,
     ChecklistStatus,
     ElementOutcome,
-    Outcome,
-    TimingStatus,
 )
 from service.models.delivery import Delivery, DeliveryStatus
 from service.models.organisation import Role, Site, Unit, UnitCareBundle, User, user_unit

@@ -22,14 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from service.checklists.outcomes import Outcome, TimingStatus
 from service.models.base import BigIntId, Model, TZDateTime, one_of, utcnow, values_of
 from service.models.organisation import Unit, User
 
 if TYPE_CHECKING:
     from service.models.delivery import Delivery
-
-#: Identifier system of the NHS number (UK Core Patient).
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 class ChecklistStatus(StrEnum):
@@ -47,23 +45,6 @@ class ChecklistSource(StrEnum):
     WARD = "ward"
     FHIR = "fhir"
     API = "api"
-
-
-class Outcome(StrEnum):
-    MET = "met"
-    NOT_MET = "not-met"
-    NOT_APPLICABLE = "not-applicable"
-    MISSING = "missing"
-
-
-class TimingStatus(StrEnum):
-    """As ``service.checklists.evaluation.TimingStatus``: in time, late, open, past due, or no start yet."""
-
-    MET = "met"
-    NOT_MET = "not-met"
-    DUE = "due"
-    OVERDUE = "overdue"
-    UNKNOWN = "unknown"
 
 
 #: States in which a checklist has a final all-or-none result.

@@ -21,15 +21,20 @@ from schemas.care_bundle import (
     CareBundle,
     CareBundleLoader,
     CareBundleSchema,
+    CheckSchema,
     CodingSchema,
     ComplianceSchema,
+    CompositeSchema,
     Condition,
     ConditionSchema,
     Element,
     ElementSchema,
+    FollowUpSchema,
     OptionSchema,
+    PopulationSchema,
     SourceSchema,
     TimingRuleSchema,
+    Unit,
     load_care_bundle,
     parse_care_bundle,
 )
@@ -428,7 +433,7 @@ def test_oasi_episiotomy_is_not_applicable_when_not_indicated() -> None:
     assert {c.answer for c in performed.enable_when} == indicated
     assert _requires(oasi, "episiotomy-mediolateral-60", ("episiotomy-performed", "yes"))
     angle = _element(oasi, "episiotomy-angle")
-    assert (angle.type, angle.unit) == ("integer", "degrees")
+    assert (angle.type, angle.unit) == ("integer", Unit("degrees"))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -478,6 +483,10 @@ def _format_text() -> str:
         ConditionSchema,
         ComplianceSchema,
         TimingRuleSchema,
+        CompositeSchema,
+        PopulationSchema,
+        CheckSchema,
+        FollowUpSchema,
     ],
     ids=lambda schema: schema.__name__,
 )

@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.questionnaire import Questionnaire
 
-from fhir_adapters.questionnaire import (
-    EXT_ANCHOR,
-    EXT_COMPLIANCE,
-    EXT_DESIGN_NOTE,
-    computable_name,
-    to_questionnaire,
-)
-from fhir_adapters.values import CARELOOP_CANONICAL_BASE
+from fhir_adapters.questionnaire import EXT_ANCHOR, computable_name, to_questionnaire
+from fhir_adapters.questionnaire_rules import EXT_COMPLIANCE
+from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE, EXT_DESIGN_NOTE
 from schemas.care_bundle import CareBundle, load_care_bundle, parse_care_bundle
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from fhir_adapters.questionnaire_response import (
     answers_from_response,
     to_questionnaire_response,
 )
-from fhir_adapters.values import CARELOOP_CANONICAL_BASE, fhir_datetime
+from fhir_adapters.values import fhir_datetime
+from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
 from schemas.care_bundle import AnswerValue, CareBundle, parse_care_bundle
 
 

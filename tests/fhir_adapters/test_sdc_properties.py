@@ -24,7 +24,7 @@ from fhir_adapters.questionnaire import to_questionnaire
 from fhir_adapters.questionnaire_response import to_questionnaire_response
 from fhir_adapters.sdc_validation import compile_questionnaire, validate_questionnaire_response
 from schemas.care_bundle import AnswerValue, CareBundle, Element, load_care_bundle
-from service.checklists import condition_holds, evaluate
+from service.checklists import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 CARE_BUNDLES = {path.stem: load_care_bundle(path) for path in sorted((ROOT / "bundles").glob("*.yaml"))}
@@ -82,31 +82,62 @@ def _value(element: Element) -> st.SearchStrategy[AnswerValue]:
 
 
 @st.composite
-def valid_answers(draw: st.DrawFn, care_bundle: CareBundle) -> dict[str, list[AnswerValue]]:
-    """Answers a careful user could give: top to bottom, only enabled elements, required ones always."""
-    types = care_bundle.element_types
-    answers: dict[str, list[AnswerValue]] = {care_bundle.anchor.id: [draw(_MOMENTS)]}
+def valid_answers(draw: st.DrawFn, care_bundle: CareBundle) -> dict[str, list[Any]]:
+    """Answers a careful user could give: only enabled elements, every enabled required one answered.
 
-    def walk(elements: tuple[Element, ...]) -> None:
-        for element in elements:
-            conditions = [condition_holds(condition, answers, types) for condition in element.enable_when]
-            enabled = any(conditions) if element.enable_behavior == "any" else all(conditions)
-            if not enabled:
-                continue
-            if element.type == "group":
-                walk(element.items)
-            elif element.type != "display" and (element.required or draw(st.booleans())):
-                count = draw(st.integers(min_value=1, max_value=3)) if element.repeats else 1
-                values = draw(
-                    st.lists(_value(element), min_size=count, max_size=count, unique=element.repeats)
-                )
-                answers[element.id] = values
+    A value is drawn for every element up front; ``evaluate`` (which asks the SDC enableWhen code) then says
+    what is enabled, and answers are kept or dropped until that no longer changes. Calculated elements get
+    the value Careloop works out, as an SDC form filler puts it in the response.
+    """
+    anchor = care_bundle.anchor.id
+    pool: dict[str, list[Any]] = {anchor: [draw(_MOMENTS)]}
+    keep: dict[str, bool] = {}
+    instances: dict[str, list[dict[str, list[Any]]]] = {}
+    for element in care_bundle.walk():
+        if element.is_repeating_group:
+            count = draw(st.integers(min_value=0, max_value=element.max_repeats or 3))
+            instances[element.id] = [
+                {item.id: draw(_values(item)) for item in element.items if _answerable(item)}
+                for _ in range(count)
+            ]
+        elif _answerable(element) and element.id not in care_bundle.repeating_group_of:
+            pool[element.id] = draw(_values(element))
+            keep[element.id] = element.required or draw(st.booleans())
 
-    walk(care_bundle.elements)
-    return answers
+    answers: dict[str, list[Any]] = {}
+    for _ in range(12):
+        evaluation = evaluate(care_bundle, answers or pool, AUTHORED)
+        enabled = evaluation.enabled_instances
+        chosen: dict[str, list[Any]] = {
+            key: values
+            for key, values in pool.items()
+            if key == anchor or ((key, None) in enabled and keep[key])
+        }
+        for group_id, found in instances.items():
+            if (group_id, None) in enabled and found:
+                chosen[group_id] = [
+                    {key: values for key, values in instance.items() if (key, index) in enabled}
+                    for index, instance in enumerate(found)
+                ]
+        if chosen == answers:
+            break
+        answers = chosen
+    else:
+        assume(False)  # answers and enablement never settled: no example here
+    calculated = evaluate(care_bundle, answers, AUTHORED).calculated
+    return {**answers, **{key: [value] for key, value in calculated.items() if value is not None}}
 
 
-def _response(care_bundle: CareBundle, answers: dict[str, list[AnswerValue]]) -> dict[str, Any]:
+def _answerable(element: Element) -> bool:
+    return element.type not in ("group", "display") and element.calculated is None
+
+
+def _values(element: Element) -> st.SearchStrategy[list[AnswerValue]]:
+    count = 3 if element.repeats else 1
+    return st.lists(_value(element), min_size=1, max_size=count, unique=element.repeats)
+
+
+def _response(care_bundle: CareBundle, answers: dict[str, list[Any]]) -> dict[str, Any]:
     return to_questionnaire_response(
         care_bundle,
         answers,
@@ -131,13 +162,15 @@ def _items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def _disabled_elements(care_bundle: CareBundle, answers: dict[str, list[AnswerValue]]) -> list[Element]:
-    """Answerable elements a valid response leaves out because they are not enabled."""
+def _disabled_elements(care_bundle: CareBundle, answers: dict[str, list[Any]]) -> list[Element]:
+    """Answerable elements (outside repeating groups) a valid response leaves out: not enabled."""
     enabled = evaluate(care_bundle, answers, AUTHORED).enabled
     return [
         element
         for element in care_bundle.walk()
-        if element.type not in ("group", "display") and element.id not in enabled
+        if _answerable(element)
+        and element.id not in enabled
+        and element.id not in care_bundle.repeating_group_of
     ]
 
 

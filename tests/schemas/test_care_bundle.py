@@ -180,12 +180,22 @@ def test_ordering_operator_needs_an_ordered_element() -> None:
 def test_timing_rule_must_start_from_anchor_or_a_date_element() -> None:
     data = mutated(elements__3__compliance={"timing": [{"from": "birth-mode", "within_hours": 36}]})
     assert problems_for(data) == [
-        ("elements[3].compliance.timing[0].from", "timing starts from 'birth-mode', a choice element")
+        (
+            "elements[3].compliance.timing[0].from",
+            "timing starts from 'birth-mode', which is choice, not a date or date-time",
+        )
     ]
     data = mutated(elements__3__compliance={"timing": [{"from": "score", "within_hours": 36}]})
     ((path, message),) = problems_for(data)
     assert path == "elements[3].compliance.timing[0].from"
-    assert "not the anchor or an element above" in message
+    assert "which is integer, not a date or date-time" in message
+    data = mutated(elements__3__compliance={"timing": [{"from": "nowhere", "within_hours": 36}]})
+    assert problems_for(data) == [
+        (
+            "elements[3].compliance.timing[0].from",
+            "timing starts from 'nowhere', which is not the anchor or an element",
+        )
+    ]
 
 
 def test_timing_rule_judges_only_date_elements() -> None:
@@ -202,7 +212,7 @@ def test_timing_rule_needs_exactly_one_window() -> None:
     assert problems_for(data) == [
         (
             "elements[3].compliance.timing[0]",
-            "Give exactly one of within_hours, within_days or by_end_of_day.",
+            "Give exactly one of within_hours, within_days, by_end_of_day or within_working_days.",
         )
     ]
 
@@ -226,7 +236,7 @@ def test_compliance_answers_must_be_valid_for_the_element() -> None:
     data = mutated(elements__1__compliance={"met": ["maybe"]})
     ((path, message),) = problems_for(data)
     assert path == "elements[1].compliance.met[0]"
-    assert "not one of this element's options" in message
+    assert "not one of the options of this element" in message
 
 
 def test_compliance_must_say_what_counts_as_met() -> None:

@@ -446,14 +446,3 @@ def test_not_equals_holds_when_no_answer_equals_as_in_r4() -> None:
     assert "other" in run(care_bundle, mode="b").enabled
     assert "other" in run(care_bundle).enabled  # unanswered: no answer equals "a"
     assert "other" not in run(care_bundle, mode="a").enabled
-
-
-def test_timing_statuses_fit_the_database_column() -> None:
-    from typing import get_args
-
-    from service.checklists.evaluation import Outcome, TimingStatus
-    from service.models.checklists import Outcome as StoredOutcome
-    from service.models.checklists import TimingStatus as StoredTimingStatus
-
-    assert set(get_args(TimingStatus)) == {status.value for status in StoredTimingStatus}
-    assert set(get_args(Outcome)) == {outcome.value for outcome in StoredOutcome}

@@ -11,7 +11,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from flask.testing import FlaskClient
 
-from fhir_adapters.values import CARELOOP_CANONICAL_BASE
+from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 CARE_BUNDLES = ("freed-triage", "hip-fracture-pathway", "oasi-care-bundle")
