@@ -4,6 +4,7 @@ Careloop itself evaluates the same rules natively (``service.checklists``); the 
 expressions (``calculatedExpression``, ``questionnaire-constraint``) so LHC-Forms or an EHR's form engine
 compute the same. Only FHIRPath R4 (N1) functions are used: no date arithmetic (engines differ on it), so
 whole years and months come from the date text, which Careloop writes in the care bundle's local time.
+Items are found by their path from the root, so equal answers in two group instances both count.
 A property test evaluates every expression with ``fhirpathpy`` and compares it with the native result.
 """
 
@@ -29,13 +30,38 @@ def string_literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def answers(link_id: str) -> str:
-    """Every answer value of the items with this linkId, anywhere in the response."""
-    return f"%resource.repeat(item).where(linkId={string_literal(link_id)}).answer.value"
+def items(care_bundle: CareBundle, link_id: str) -> str:
+    """Every response item with this linkId, by its path from the root through its groups.
+
+    A path, not ``repeat(item)``: ``repeat`` drops items equal to one already found, so two instances of a
+    repeating group with the same answer would count once.
+    """
+    path = "%resource"
+    for step in (*_ancestors(care_bundle, link_id), link_id):
+        path += f".item.where(linkId={string_literal(step)})"
+    return path
 
 
-def _first(link_id: str) -> str:
-    return answers(link_id) + ".first()"
+def answers(care_bundle: CareBundle, link_id: str) -> str:
+    """Every answer value of the items with this linkId."""
+    return items(care_bundle, link_id) + ".answer.value"
+
+
+def _ancestors(care_bundle: CareBundle, link_id: str) -> tuple[str, ...]:
+    def find(elements: tuple[Element, ...], trail: tuple[str, ...]) -> tuple[str, ...] | None:
+        for element in elements:
+            if element.id == link_id:
+                return trail
+            found = find(element.items, (*trail, element.id))
+            if found is not None:
+                return found
+        return None
+
+    return find(care_bundle.elements, ()) or ()
+
+
+def _first(care_bundle: CareBundle, link_id: str) -> str:
+    return answers(care_bundle, link_id) + ".first()"
 
 
 def literal(care_bundle: CareBundle, element: Element, value: AnswerValue) -> str:
@@ -63,7 +89,7 @@ def _matches(care_bundle: CareBundle, element: Element, value: AnswerValue) -> s
 
 def condition(care_bundle: CareBundle, condition: Condition) -> str:
     """One condition with the R4 enableWhen meaning (``!=``: no answer equals, also when unanswered)."""
-    values = answers(condition.element)
+    values = answers(care_bundle, condition.element)
     if condition.operator == "exists":
         return f"{values}.exists()" if condition.answer else f"{values}.empty()"
     element = care_bundle.element(condition.element)
@@ -99,14 +125,15 @@ def calculation(care_bundle: CareBundle, calculation: Calculation) -> str:
             element = care_bundle.element(element_id)
             assert element is not None
             if element.is_repeating_group:
-                parts.append(f"%resource.repeat(item).where(linkId={string_literal(element_id)}).count()")
+                parts.append(f"{items(care_bundle, element_id)}.count()")
             elif calculation.answer is None:
-                parts.append(f"{answers(element_id)}.count()")
+                parts.append(f"{answers(care_bundle, element_id)}.count()")
             else:
                 wanted = coerce_answer(element.type, calculation.answer)
-                parts.append(f"{answers(element_id)}.where({_matches(care_bundle, element, wanted)}).count()")
+                found = answers(care_bundle, element_id)
+                parts.append(f"{found}.where({_matches(care_bundle, element, wanted)}).count()")
         return "(" + " + ".join(parts) + ")"
-    firsts = [_first(element_id) for element_id in calculation.elements]
+    firsts = [_first(care_bundle, element_id) for element_id in calculation.elements]
     if function == "years_between":
         earlier, later = firsts
         day = "toString().substring(5, 5)"  # MM-DD

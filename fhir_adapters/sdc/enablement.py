@@ -9,7 +9,7 @@ true when no answer equals the value (so also when there is no answer); the othe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fhir_adapters.sdc.answers import compare
@@ -49,10 +49,20 @@ class ResponseNode:
 
 class Enablement:
     """Answers "is this item enabled here?"; True, False, or None when the Questionnaire does not say
-    in a way we can evaluate (enableWhenExpression, malformed conditions)."""
+    in a way we can evaluate (enableWhenExpression, malformed conditions).
 
-    def __init__(self, by_link_id: dict[str, list[ResponseNode]]) -> None:
+    A question defined inside a repeating group is looked up in the group instance that holds the item
+    being judged (the nearest such instance on the ancestor axis): when that instance does not answer it,
+    it is unanswered there, whatever other instances say.
+    """
+
+    def __init__(
+        self,
+        by_link_id: dict[str, list[ResponseNode]],
+        parent_of: Mapping[str, CompiledItem | None] | None = None,
+    ) -> None:
         self.by_link_id = by_link_id
+        self.parent_of = parent_of or {}
 
     def of(self, node: ResponseNode) -> bool | None:
         if node.state == _DONE:
@@ -91,13 +101,32 @@ class Enablement:
     ) -> bool:
         occurrences = self.by_link_id.get(condition.question)
         target = None
-        if occurrences:
+        scope = self._instance_holding(condition.question, owner) if occurrences else None
+        if scope is not None:
+            inside = [node for node in occurrences or () if scope.index < node.index <= scope.end]
+            target = _nearest(inside, condition.question, position, owner, low, high) if inside else None
+        elif occurrences:
             if len(occurrences) == 1:
                 target = occurrences[0] if not low < occurrences[0].index <= high else None
             else:
                 target = _nearest(occurrences, condition.question, position, owner, low, high)
         values = target.values if target is not None and self.of(target) is not False else ()
         return evaluate(condition, values)
+
+
+    def _instance_holding(self, question: str, owner: ResponseNode | None) -> ResponseNode | None:
+        """The nearest repeating group instance above ``owner`` whose definition contains ``question``."""
+        defined_in: set[str] = set()
+        parent = self.parent_of.get(question)
+        while parent is not None:
+            defined_in.add(parent.link_id)
+            parent = self.parent_of.get(parent.link_id)
+        node = owner
+        while node is not None:
+            if node.item.is_group and node.item.repeats and node.item.link_id in defined_in:
+                return node
+            node = node.parent
+        return None
 
 
 def _nearest(

@@ -313,7 +313,7 @@ class _Run:
         return None
 
     def _finish(self) -> None:
-        enablement = Enablement(self.by_link_id) if self.q.has_conditions else None
+        enablement = Enablement(self.by_link_id, self.q.parent_of) if self.q.has_conditions else None
         self.enablement = enablement
         if enablement is not None:
             for node in self.nodes:

@@ -65,6 +65,14 @@ class _State:
         ]
         skip = {element.id for element in self.calculated_elements}
         self.raw = {key: value for key, value in answers.items() if key not in skip}
+        for element in care_bundle.walk():
+            if element.is_repeating_group and element.id in self.raw:
+                # An instance with no answer is not written in a response: it is no instance at all.
+                self.raw[element.id] = [
+                    instance
+                    for instance in self.raw[element.id]
+                    if isinstance(instance, Mapping) and any(instance.values())
+                ]
         self.calculated: dict[str, AnswerValue | None] = {}
         self.enabled: dict[EnabledKey, bool] = {}
         previous: dict[EnabledKey, bool] | None = None
@@ -102,7 +110,14 @@ class _State:
         return [instance for instance in found if isinstance(instance, Mapping)]
 
     def instances_of(self, group_id: str) -> int:
-        return sum(1 for index, _ in enumerate(self.instances(group_id)) if self.is_enabled(group_id, index))
+        """Instances of a shown repeating group holding an enabled answer (an empty one is not written)."""
+        if not self.is_enabled(group_id):
+            return 0
+        return sum(
+            1
+            for index, instance in enumerate(self.instances(group_id))
+            if any(values and self.is_enabled(key, index) for key, values in instance.items())
+        )
 
     def values_of(self, element_id: str, instance: int | None = None) -> Sequence[AnswerValue]:
         """Enabled answers of an element: of one instance, or of every instance of its repeating group."""

@@ -9,11 +9,8 @@ flagged as an error.
 from __future__ import annotations
 
 import copy
-import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -23,118 +20,16 @@ from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.questionnaire import to_questionnaire
 from fhir_adapters.questionnaire_response import to_questionnaire_response
 from fhir_adapters.sdc_validation import compile_questionnaire, validate_questionnaire_response
-from schemas.care_bundle import AnswerValue, CareBundle, Element, load_care_bundle
+from schemas.care_bundle import CareBundle, Element, load_care_bundle
 from service.checklists import evaluate
+from tests.factories import AUTHORED, answerable, valid_answers, value_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CARE_BUNDLES = {path.stem: load_care_bundle(path) for path in sorted((ROOT / "bundles").glob("*.yaml"))}
 COMPILED = {name: compile_questionnaire(to_questionnaire(bundle)) for name, bundle in CARE_BUNDLES.items()}
 EXAMPLES = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-LONDON = ZoneInfo("Europe/London")
-AUTHORED = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-
-# Text a clinician might type: letters, digits, punctuation and spaces; a single-line string has no newline.
-_LINE = (
-    st.text(
-        alphabet=st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\u2028\u2029"),
-        min_size=1,
-        max_size=60,
-    )
-    .map(str.strip)
-    .filter(bool)
-)
-_MOMENTS = st.datetimes(
-    min_value=dt.datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive; timezones= makes them aware
-    max_value=dt.datetime(2035, 12, 31),  # noqa: DTZ001
-    timezones=st.sampled_from([dt.UTC, LONDON]),
-)
-
-
-def _value(element: Element) -> st.SearchStrategy[AnswerValue]:
-    kind = element.type
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "choice":
-        return st.sampled_from([option.code for option in element.options])
-    if kind == "integer":
-        low = int(element.min_value) if element.min_value is not None else -100_000
-        high = int(element.max_value) if element.max_value is not None else 100_000
-        return st.integers(min_value=low, max_value=high)
-    if kind == "decimal":
-        return st.decimals(
-            min_value=element.min_value if element.min_value is not None else Decimal(-100_000),
-            max_value=element.max_value if element.max_value is not None else Decimal(100_000),
-            places=2,
-            allow_nan=False,
-            allow_infinity=False,
-        )
-    if kind == "date":
-        return st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 12, 31))
-    if kind == "dateTime":
-        return _MOMENTS
-    if kind == "text":
-        return st.lists(_LINE, min_size=1, max_size=3).map("\n".join)
-    assert kind == "string", kind
-    limit = element.max_length or 60
-    return _LINE.map(lambda text: text[:limit].strip()).filter(bool)
-
-
-@st.composite
-def valid_answers(draw: st.DrawFn, care_bundle: CareBundle) -> dict[str, list[Any]]:
-    """Answers a careful user could give: only enabled elements, every enabled required one answered.
-
-    A value is drawn for every element up front; ``evaluate`` (which asks the SDC enableWhen code) then says
-    what is enabled, and answers are kept or dropped until that no longer changes. Calculated elements get
-    the value Careloop works out, as an SDC form filler puts it in the response.
-    """
-    anchor = care_bundle.anchor.id
-    pool: dict[str, list[Any]] = {anchor: [draw(_MOMENTS)]}
-    keep: dict[str, bool] = {}
-    instances: dict[str, list[dict[str, list[Any]]]] = {}
-    for element in care_bundle.walk():
-        if element.is_repeating_group:
-            count = draw(st.integers(min_value=0, max_value=element.max_repeats or 3))
-            instances[element.id] = [
-                {item.id: draw(_values(item)) for item in element.items if _answerable(item)}
-                for _ in range(count)
-            ]
-        elif _answerable(element) and element.id not in care_bundle.repeating_group_of:
-            pool[element.id] = draw(_values(element))
-            keep[element.id] = element.required or draw(st.booleans())
-
-    answers: dict[str, list[Any]] = {}
-    for _ in range(12):
-        evaluation = evaluate(care_bundle, answers or pool, AUTHORED)
-        enabled = evaluation.enabled_instances
-        chosen: dict[str, list[Any]] = {
-            key: values
-            for key, values in pool.items()
-            if key == anchor or ((key, None) in enabled and keep[key])
-        }
-        for group_id, found in instances.items():
-            if (group_id, None) in enabled and found:
-                chosen[group_id] = [
-                    {key: values for key, values in instance.items() if (key, index) in enabled}
-                    for index, instance in enumerate(found)
-                ]
-        if chosen == answers:
-            break
-        answers = chosen
-    else:
-        assume(False)  # answers and enablement never settled: no example here
-    calculated = evaluate(care_bundle, answers, AUTHORED).calculated
-    return {**answers, **{key: [value] for key, value in calculated.items() if value is not None}}
-
-
-def _answerable(element: Element) -> bool:
-    return element.type not in ("group", "display") and element.calculated is None
-
-
-def _values(element: Element) -> st.SearchStrategy[list[AnswerValue]]:
-    count = 3 if element.repeats else 1
-    return st.lists(_value(element), min_size=1, max_size=count, unique=element.repeats)
 
 
 def _response(care_bundle: CareBundle, answers: dict[str, list[Any]]) -> dict[str, Any]:
@@ -168,7 +63,7 @@ def _disabled_elements(care_bundle: CareBundle, answers: dict[str, list[Any]]) -
     return [
         element
         for element in care_bundle.walk()
-        if _answerable(element)
+        if answerable(element)
         and element.id not in enabled
         and element.id not in care_bundle.repeating_group_of
     ]
@@ -209,7 +104,7 @@ def test_answering_a_disabled_element_is_flagged(name: str, data: st.DataObject)
     disabled = _disabled_elements(care_bundle, answers)
     assume(disabled)  # every element enabled by these answers: nothing to mutate here
     element = data.draw(st.sampled_from(disabled))
-    mutated = {**answers, element.id: [data.draw(_value(element))]}
+    mutated = {**answers, element.id: [data.draw(value_of(element))]}
     errors = _errors(name, _response(care_bundle, mutated))
     # Flagged on the element, or on the disabled group that holds it.
     named = {element.id, *_groups_holding(care_bundle.elements, element.id)}

@@ -711,6 +711,42 @@ def test_repeating_group_uses_the_answer_in_the_same_instance() -> None:
     ]
 
 
+def test_repeating_group_instance_without_the_question_does_not_borrow_another_instances_answer() -> None:
+    """Ancestor axis: the question is defined in the group, so only its own instance is looked at."""
+    q = questionnaire(
+        {
+            "linkId": "task",
+            "type": "group",
+            "repeats": True,
+            "item": [
+                {"linkId": "name", "type": "string"},
+                {"linkId": "competent", "type": "boolean"},
+                {
+                    "linkId": "retrained",
+                    "type": "date",
+                    "required": True,
+                    "enableWhen": [{"question": "competent", "operator": "=", "answerBoolean": True}],
+                },
+            ],
+        }
+    )
+    r = response(
+        {
+            "linkId": "task",
+            "item": [
+                answered("name", {"valueString": "Weight"}),
+                answered("competent", {"valueBoolean": True}),
+                answered("retrained", {"valueDate": "2025-01-01"}),
+            ],
+        },
+        {"linkId": "task", "item": [answered("name", {"valueString": "Needling"})]},
+    )
+    # The second task says nothing about competence: its retraining date is not asked, so not missing.
+    assert validate_response(q, r) == []
+    r["item"][1]["item"].append(answered("retrained", {"valueDate": "2025-02-01"}))
+    assert problems(q, r) == [("QuestionnaireResponse.item[1].item[1]", "business-rule")]
+
+
 def test_items_under_a_disabled_group_are_disabled() -> None:
     q = questionnaire(
         {"linkId": "a", "type": "boolean"},
