@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from service import models  # noqa: F401  (registers the tables with the metadata)
-from service.care_bundles import CareBundleRegistry
+from service.care_bundles import init_care_bundles
 from service.cli import register_cli
 from service.config import PROJECT_ROOT, configure
 from service.extensions import db, migrate
@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    app.extensions["care_bundles"] = CareBundleRegistry.from_directory(app.config["BUNDLES_DIR"])
+    init_care_bundles(app)
 
     app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from service.fhir_api import validation  # noqa: F401  (registers $validate on bp)
 from service.fhir_api.errors import register_error_handlers
 from service.fhir_api.views import bp
 

@@ -1,4 +1,4 @@
-"""``/fhir/metadata`` and the Questionnaire read and search interactions."""
+"""Every ``/fhir`` route: ``metadata``, Questionnaire read and search, ``QuestionnaireResponse/$validate``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 
 from fhir_adapters.capability import capability_statement, resource_capability, searchset
 from fhir_adapters.operation_outcome import Issue
-from fhir_adapters.questionnaire import to_questionnaire
-from service.care_bundles import CareBundleRegistry
+from fhir_adapters.sdc_validation import to_operation_outcome, validate_questionnaire_response
+from service.care_bundles import current_catalogue
 from service.errors import InvalidInput, NotAcceptable, NotFound
+from service.fhir_api.request_body import named_questionnaire, questionnaire_response_from, read_fhir_json
 from service.fhir_api.responses import fhir_response
 
 bp = Blueprint("fhir_api", __name__, url_prefix="/fhir")
@@ -42,19 +43,6 @@ def _software_version() -> str:
 
 def _base_url() -> str:
     return request.url_root.rstrip("/") + "/fhir"
-
-
-def questionnaires() -> dict[str, dict[str, Any]]:
-    """Questionnaire JSON by resource id, built once per app from the immutable registry."""
-    cached: dict[str, dict[str, Any]] | None = current_app.extensions.get("questionnaires")
-    if cached is None:
-        registry: CareBundleRegistry = current_app.extensions["care_bundles"]
-        cached = {}
-        for care_bundle in registry:
-            resource = to_questionnaire(care_bundle)
-            cached[resource["id"]] = resource
-        current_app.extensions["questionnaires"] = cached
-    return cached
 
 
 @bp.before_request
@@ -92,10 +80,10 @@ def metadata() -> Response:
 
 @bp.get("/Questionnaire/<string:resource_id>")
 def read_questionnaire(resource_id: str) -> Response:
-    resource = questionnaires().get(resource_id)
-    if resource is None:
+    entry = current_catalogue().by_resource_id.get(resource_id)
+    if entry is None:
         raise NotFound(f"Questionnaire/{resource_id} is not known here", expression="Questionnaire.id")
-    return fhir_response(resource, headers={"ETag": f'W/"{resource["version"]}"'})
+    return fhir_response(entry.questionnaire, headers={"ETag": f'W/"{entry.version}"'})
 
 
 @bp.get("/Questionnaire")
@@ -103,12 +91,23 @@ def search_questionnaire() -> Response:
     lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
     predicates, used = _parse_search(request.args, lenient=lenient)
     matches = [
-        resource
-        for resource in questionnaires().values()
-        if all(predicate(resource) for predicate in predicates)
+        entry.questionnaire
+        for entry in current_catalogue()
+        if all(predicate(entry.questionnaire) for predicate in predicates)
     ]
     self_url = f"{_base_url()}/Questionnaire" + (f"?{urlencode(used)}" if used else "")
     return fhir_response(searchset(matches, self_url=self_url, base_url=_base_url()))
+
+
+@bp.post("/QuestionnaireResponse/$validate")
+def validate_questionnaire_response_operation() -> Response:
+    """Strict FHIR JSON first (``"valueBoolean": "yes"`` is an error, not coerced), then the SDC rules against
+    the Questionnaire the response names. As FHIR's ``$validate`` says, a response that could be read gets 200
+    with an OperationOutcome listing its problems; input that is not a JSON resource at all gets 400.
+    """
+    response = questionnaire_response_from(read_fhir_json())
+    questionnaire = named_questionnaire(current_catalogue(), response)
+    return fhir_response(to_operation_outcome(validate_questionnaire_response(questionnaire, response)))
 
 
 Predicate = Callable[[Mapping[str, Any]], bool]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template
 from sqlalchemy import text
 
-from fhir_adapters.questionnaire import questionnaire_id
-from service.care_bundles import CareBundleRegistry
+from service.care_bundles import current_catalogue
 from service.extensions import db
 
 bp = Blueprint("home", __name__)
@@ -14,8 +13,7 @@ bp = Blueprint("home", __name__)
 
 @bp.get("/")
 def index() -> str:
-    registry: CareBundleRegistry = current_app.extensions["care_bundles"]
-    care_bundles = [(care_bundle, questionnaire_id(care_bundle)) for care_bundle in registry]
+    care_bundles = [(entry.care_bundle, entry.resource_id) for entry in current_catalogue()]
     return render_template("home/index.html", care_bundles=care_bundles)
 
 
@@ -27,4 +25,4 @@ def healthz() -> tuple[Response, int]:
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         db.session.rollback()
         return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", care_bundles=len(current_app.extensions["care_bundles"])), 200
+    return jsonify(status="ok", care_bundles=len(current_catalogue())), 200
