@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
@@ -15,6 +16,9 @@ from flask.cli import AppGroup
 
 from schemas.care_bundle import InvalidCareBundle, Problem, load_care_bundle
 from service.config import DEFAULTS
+
+if TYPE_CHECKING:
+    from service.checklists.reevaluation import ReevaluationSummary
 
 
 @click.group("bundles", help="Care bundle definitions (bundles/*.yaml).")
@@ -83,6 +87,70 @@ def demo_logins() -> None:
         click.echo(f"  {username:<12} / {password:<16} {role:<10} {description}")
 
 
+checklists_cli = AppGroup("checklists", help="Recorded checklists.")
+
+
+@checklists_cli.command("reevaluate")
+@click.argument("care_bundle_id")
+@click.argument("version")
+@click.option("--admin", "admin_username", required=True, help="Username of the admin doing this (audited).")
+@click.option("--apply", is_flag=True, help="Write the new outcomes and audit events (default: dry run).")
+def reevaluate_command(care_bundle_id: str, version: str, admin_username: str, apply: bool) -> None:
+    """Judge the completed and amended checklists of one care bundle version again, under that version.
+
+    A dry run unless --apply: prints how many would change and the composites' counts before and after.
+    """
+    from sqlalchemy import select
+
+    from service.checklists.reevaluation import reevaluate
+    from service.errors import CareloopError
+    from service.extensions import db
+    from service.models import User, utcnow
+
+    admin = db.session.scalar(select(User).where(User.username == admin_username))
+    if admin is None:
+        raise click.ClickException(f"no user named {admin_username!r}")
+    registry = current_app.extensions["care_bundles"]
+    try:
+        summary = reevaluate(
+            db.session, registry, care_bundle_id, version, actor=admin, now=utcnow(), apply=apply
+        )
+    except CareloopError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    if apply:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    for line in _summary_lines(summary):
+        click.echo(line)
+
+
+def _summary_lines(summary: ReevaluationSummary) -> list[str]:
+    lines = [
+        "applied: changed checklists rewritten, each with an audit event"
+        if summary.applied
+        else "dry run: nothing written; add --apply to write the new outcomes",
+        f"{summary.care_bundle_id} {summary.version}: {summary.checked} completed or amended checklist(s) "
+        f"judged again, {summary.changed} changed",
+    ]
+    for counts in summary.composites:
+        before, after = counts.before, counts.after
+        line = (
+            f"  {counts.composite_id}: compliant {before.compliant} -> {after.compliant}, "
+            f"not compliant {before.not_compliant} -> {after.not_compliant}, "
+            f"outside the denominator {before.outside} -> {after.outside}"
+        )
+        if before.not_recorded:
+            line += f", no stored result before {before.not_recorded}"
+        lines.append(line)
+    if summary.changed_ids:
+        lines.append("changed checklists:")
+        lines.extend(f"  {checklist_id}" for checklist_id in summary.changed_ids)
+    return lines
+
+
 def register_cli(app: Flask) -> None:
     """Attach the app's command groups (``bundles`` arrives as a plugin command)."""
     app.cli.add_command(demo_cli)
+    app.cli.add_command(checklists_cli)

@@ -34,6 +34,13 @@ class InvalidInput(CareloopError):
     fhir_code = "invalid"
 
 
+class Forbidden(CareloopError):
+    """The actor may not do this (e.g. re-evaluation is for admins only)."""
+
+    status = 403
+    fhir_code = "forbidden"
+
+
 class NotFound(CareloopError):
     status = 404
     fhir_code = "not-found"

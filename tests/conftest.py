@@ -62,20 +62,26 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """``db.session`` bound to a transaction that is rolled back after the test.
+    """``db.session`` in a transaction that is rolled back after the test; code under test may commit.
 
-    Code under test may commit: with ``create_savepoint`` its commits release savepoints inside our
-    outer transaction, so nothing survives the test.
+    Flask-SQLAlchemy's ``Session.get_bind`` returns the app's engine before it looks at the session's own
+    ``bind``, so a session merely bound to a connection would still commit for real. The app's engine is
+    swapped for one connection in an outer transaction instead: commits release savepoints inside it
+    (``create_savepoint``), and nothing survives the test.
     """
-    connection = db.engine.connect()
+    engines = db.engines
+    engine = engines[None]
+    connection = engine.connect()
     transaction = connection.begin()
+    engines[None] = connection  # type: ignore[assignment]
     original = db.session
-    db.session = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+    db.session = db._make_scoped_session({"join_transaction_mode": "create_savepoint"})
     try:
         yield db.session
     finally:
         db.session.remove()
         db.session = original
+        engines[None] = engine
         transaction.rollback()
         connection.close()
 

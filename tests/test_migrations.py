@@ -7,21 +7,34 @@ database is left alone).
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import CheckConstraint, create_engine, inspect, make_url
+from sqlalchemy import (
+    CheckConstraint,
+    String,
+    Uuid,
+    bindparam,
+    create_engine,
+    insert,
+    inspect,
+    make_url,
+)
+from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
 
 from service import create_app
 from service.extensions import db
+from service.models import Checklist, Site, Unit
 
 POSTGRES_URL = os.environ.get("CARELOOP_TEST_DATABASE_URL", "")
 MODEL_TABLES = {
@@ -33,6 +46,9 @@ MODEL_TABLES = {
     "checklist",
     "answer",
     "element_outcome",
+    "rule_outcome",
+    "composite_outcome",
+    "check_result",
     "delivery",
     "audit_event",
 }
@@ -137,3 +153,102 @@ def test_upgrade_can_be_written_out_as_postgresql_sql(capsys: pytest.CaptureFixt
     assert "JSONB" in sql
     assert "CONSTRAINT ck_checklist_status CHECK" in sql
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
+    assert "CREATE TABLE rule_outcome" in sql
+    assert "ADD CONSTRAINT uq_answer_checklist_element_instance_position UNIQUE" in sql
+    assert "UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001'" in sql
+
+
+# -- 0002: answers in repeating group instances -----------------------------------------------------------
+
+#: Columns as they are in 0001 (the models' ``answer`` has ``instance`` since 0002).
+_ANSWER = sql(
+    "INSERT INTO answer (checklist_id, element_id, instance, position, value_code) "
+    "VALUES (:checklist_id, :element_id, :instance, :position, :code)"
+).bindparams(bindparam("checklist_id", type_=Uuid()), bindparam("code", type_=String()))
+_ANSWER_0001 = sql(
+    "INSERT INTO answer (checklist_id, element_id, position, value_code) "
+    "VALUES (:checklist_id, :element_id, :position, :code)"
+).bindparams(bindparam("checklist_id", type_=Uuid()), bindparam("code", type_=String()))
+
+
+def _checklist_with_answers_at_0001() -> uuid.UUID:
+    checklist_id = uuid.uuid4()
+    with db.engine.begin() as connection:
+        connection.execute(insert(Site.__table__).values(id=1, code="S1", name="Site"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        connection.execute(
+            insert(Checklist.__table__).values(
+                id=checklist_id,
+                care_bundle_id="oasi-care-bundle",
+                care_bundle_version="1.0.0",
+                unit_id=1,
+                patient_identifier="1",
+                patient_identifier_system="urn:local",
+            )
+        )
+        connection.execute(
+            _ANSWER_0001,
+            [
+                {"checklist_id": checklist_id, "element_id": "tear", "position": 0, "code": "2nd"},
+                {"checklist_id": checklist_id, "element_id": "tear", "position": 1, "code": "buttonhole"},
+            ],
+        )
+    return checklist_id
+
+
+def _answers() -> list[tuple[Any, ...]]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(sql("SELECT * FROM answer ORDER BY id")).mappings()
+        return [(row["element_id"], row.get("instance"), row["position"], row["value_code"]) for row in rows]
+
+
+def _answer_unique_constraints() -> set[str | None]:
+    return {constraint["name"] for constraint in inspect(db.engine).get_unique_constraints("answer")}
+
+
+def test_existing_answers_move_into_instance_0_and_back(migration_app: Flask) -> None:
+    upgrade(revision="0001")
+    checklist_id = _checklist_with_answers_at_0001()
+
+    upgrade()
+    assert _answers() == [("tear", 0, 0, "2nd"), ("tear", 0, 1, "buttonhole")]
+    assert _answer_unique_constraints() == {"uq_answer_checklist_element_instance_position"}
+    with db.engine.begin() as connection:  # the same position in another instance is another answer
+        connection.execute(
+            _ANSWER,
+            {"checklist_id": checklist_id, "element_id": "tear", "instance": 1, "position": 0, "code": "3a"},
+        )
+        connection.execute(sql("DELETE FROM answer WHERE instance = 1"))
+
+    downgrade(revision="0001")
+    assert _answers() == [("tear", None, 0, "2nd"), ("tear", None, 1, "buttonhole")]
+    assert _answer_unique_constraints() == {"uq_answer_checklist_element_position"}
+    assert "rule_outcome" not in _tables()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        _ANSWER.bindparams(element_id="goal", instance=1, position=0, code="walk"),
+        sql(
+            "INSERT INTO audit_event (action, entity_type, actor_client) "
+            "VALUES ('re-evaluate', 'checklist', 'x')"
+        ),
+    ],
+    ids=["answer-in-instance-1", "re-evaluate-event"],
+)
+def test_downgrade_refuses_to_lose_what_0001_cannot_hold(
+    migration_app: Flask, statement: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    upgrade(revision="0001")
+    checklist_id = _checklist_with_answers_at_0001()
+    upgrade()
+    with db.engine.begin() as connection:
+        connection.execute(statement, {"checklist_id": checklist_id})
+
+    with caplog.at_level(logging.ERROR, logger="flask_migrate"), pytest.raises(SystemExit):
+        downgrade(revision="0001")
+
+    assert "cannot downgrade to 0001" in caplog.text
+    assert {"rule_outcome", "composite_outcome", "check_result"} <= _tables()
+    assert _answer_unique_constraints() == {"uq_answer_checklist_element_instance_position"}

@@ -1,7 +1,8 @@
 """Database tables. Import models from here: ``from service.models import Checklist``.
 
 Tables: ``site``, ``unit``, ``unit_care_bundle``, ``user_account``, ``user_unit``, ``checklist``, ``answer``,
-``element_outcome``, ``delivery`` (the outbox) and ``audit_event``. Every timestamp is timezone-aware UTC
+the judgement of a checklist (``element_outcome``, ``rule_outcome``, ``composite_outcome``, ``check_result``),
+``delivery`` (the outbox) and ``audit_event``. Every timestamp is timezone-aware UTC
 (:class:`~service.models.base.TZDateTime`); schema changes go through Alembic (``migrations/``).
 """
 
@@ -14,10 +15,13 @@ from service.models.base import TZDateTime, utcnow
 from service.models.checklists import (
     FINAL_STATUSES,
     Answer,
+    CheckFailure,
     Checklist,
     ChecklistSource,
     ChecklistStatus,
+    CompositeResult,
     ElementOutcome,
+    RuleResult,
 )
 from service.models.delivery import Delivery, DeliveryStatus
 from service.models.organisation import Role, Site, Unit, UnitCareBundle, User, user_unit
@@ -29,14 +33,17 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "AuditOutcome",
+    "CheckFailure",
     "Checklist",
     "ChecklistSource",
     "ChecklistStatus",
+    "CompositeResult",
     "Delivery",
     "DeliveryStatus",
     "ElementOutcome",
     "Outcome",
     "Role",
+    "RuleResult",
     "Site",
     "TZDateTime",
     "TimingStatus",

@@ -22,6 +22,8 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     LOGIN = "login"
     LOGOUT = "logout"
+    #: An admin re-judged recorded checklists under their care bundle version's rules.
+    REEVALUATE = "re-evaluate"
 
 
 class AuditOutcome(StrEnum):

@@ -1,4 +1,10 @@
-"""Checklists: one care bundle applied to one patient episode, its answers and per-element outcomes."""
+"""Checklists: one care bundle applied to one patient episode, its answers and what judging it produced.
+
+The judgement (``service.checklists.evaluate``) is stored as rows so that reports aggregate it in SQL:
+per-element outcomes (``element_outcome``), per timing rule (``rule_outcome``), per named composite
+(``composite_outcome``) and the checks that failed (``check_result``). ``service.checklists.store`` is the
+one place that writes them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -22,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from schemas.care_bundle.model import Severity
 from service.checklists.outcomes import Outcome, TimingStatus
 from service.models.base import BigIntId, Model, TZDateTime, one_of, utcnow, values_of
 from service.models.organisation import Unit, User
@@ -114,13 +121,31 @@ class Checklist(Model):
         back_populates="checklist",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="(Answer.element_id, Answer.position)",
+        order_by="(Answer.element_id, Answer.instance, Answer.position)",
     )
     outcomes: Mapped[list[ElementOutcome]] = relationship(
         back_populates="checklist",
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="ElementOutcome.element_id",
+    )
+    rule_results: Mapped[list[RuleResult]] = relationship(
+        back_populates="checklist",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="RuleResult.rule_id",
+    )
+    composite_results: Mapped[list[CompositeResult]] = relationship(
+        back_populates="checklist",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="CompositeResult.composite_id",
+    )
+    check_failures: Mapped[list[CheckFailure]] = relationship(
+        back_populates="checklist",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="CheckFailure.check_id",
     )
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="checklist", cascade="all, delete-orphan", passive_deletes=True
@@ -148,14 +173,20 @@ _ONE_VALUE = (
 class Answer(Model):
     """One answer to one element (``linkId``); repeating elements have one row per ``position``.
 
-    The value sits in the column of its type so that reports can aggregate it in SQL. A Coding is
-    ``value_code`` + ``value_system`` + ``value_display``; strings and texts share ``value_text``.
+    An item of a repeating group is answered once per group ``instance`` (0, 1, ... in the order shown);
+    outside a repeating group ``instance`` is 0. The value sits in the column of its type so that reports
+    can aggregate it in SQL. A Coding is ``value_code`` + ``value_system`` + ``value_display``; strings and
+    texts share ``value_text``.
     """
 
     __tablename__ = "answer"
     __table_args__ = (
         UniqueConstraint(
-            "checklist_id", "element_id", "position", name="uq_answer_checklist_element_position"
+            "checklist_id",
+            "element_id",
+            "instance",
+            "position",
+            name="uq_answer_checklist_element_instance_position",
         ),
         CheckConstraint(_ONE_VALUE, name="one_value"),
         CheckConstraint(
@@ -163,12 +194,15 @@ class Answer(Model):
             name="coding_has_code",
         ),
         CheckConstraint("position >= 0", name="position_not_negative"),
+        CheckConstraint("instance >= 0", name="instance_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     checklist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
     #: The element id, which is the Questionnaire item's linkId.
     element_id: Mapped[str] = mapped_column(String(64))
+    #: The instance of the element's repeating group; 0 outside one.
+    instance: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     position: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     value_bool: Mapped[bool | None]
     value_int: Mapped[int | None]
@@ -184,7 +218,7 @@ class Answer(Model):
     checklist: Mapped[Checklist] = relationship(back_populates="answers")
 
     def __repr__(self) -> str:
-        return f"<Answer {self.element_id}[{self.position}]>"
+        return f"<Answer {self.element_id}#{self.instance}[{self.position}]>"
 
 
 class ElementOutcome(Model):
@@ -213,3 +247,77 @@ class ElementOutcome(Model):
 
     def __repr__(self) -> str:
         return f"<ElementOutcome {self.element_id} {self.outcome}>"
+
+
+class RuleResult(Model):
+    """The outcome of one timing rule on one checklist ("% within 36 h" counts these).
+
+    ``rule_id`` is the rule's own id or ``{element}.timing[{index}]``; ``timing_status`` is None when the
+    rule does not apply.
+    """
+
+    __tablename__ = "rule_outcome"
+    __table_args__ = (
+        UniqueConstraint("checklist_id", "rule_id", name="uq_rule_outcome_checklist_rule"),
+        CheckConstraint(one_of("outcome", values_of(Outcome)), name="outcome"),
+        CheckConstraint(one_of("timing_status", values_of(TimingStatus)), name="timing_status"),
+        # Per-rule compliance: count outcomes by rule.
+        Index("ix_rule_outcome_rule_outcome", "rule_id", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    checklist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(80))
+    #: The element that carries the rule.
+    element_id: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    timing_status: Mapped[str | None] = mapped_column(String(8))
+
+    checklist: Mapped[Checklist] = relationship(back_populates="rule_results")
+
+    def __repr__(self) -> str:
+        return f"<RuleResult {self.rule_id} {self.outcome}>"
+
+
+class CompositeResult(Model):
+    """One named all-or-none measure on one checklist; ``compliant`` None: outside its denominator."""
+
+    __tablename__ = "composite_outcome"
+    __table_args__ = (
+        UniqueConstraint("checklist_id", "composite_id", name="uq_composite_outcome_checklist_composite"),
+        # All-or-none by composite: count compliant, not compliant and outside.
+        Index("ix_composite_outcome_composite_compliant", "composite_id", "compliant"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    checklist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
+    composite_id: Mapped[str] = mapped_column(String(64))
+    compliant: Mapped[bool | None]
+
+    checklist: Mapped[Checklist] = relationship(back_populates="composite_results")
+
+    def __repr__(self) -> str:
+        return f"<CompositeResult {self.composite_id} {self.compliant}>"
+
+
+class CheckFailure(Model):
+    """A care bundle check that failed on one checklist (passed checks are not stored)."""
+
+    __tablename__ = "check_result"
+    __table_args__ = (
+        UniqueConstraint("checklist_id", "check_id", name="uq_check_result_checklist_check"),
+        CheckConstraint(one_of("severity", get_args(Severity)), name="severity"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    checklist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checklist.id", ondelete="CASCADE"))
+    check_id: Mapped[str] = mapped_column(String(64))
+    #: ``error`` (blocks completion) or ``warning``.
+    severity: Mapped[str] = mapped_column(String(8))
+
+    checklist: Mapped[Checklist] = relationship(back_populates="check_failures")
+
+    def __repr__(self) -> str:
+        return f"<CheckFailure {self.check_id} {self.severity}>"

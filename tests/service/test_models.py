@@ -24,13 +24,16 @@ from service.models import (
     Answer,
     AuditAction,
     AuditEvent,
+    CheckFailure,
     Checklist,
     ChecklistStatus,
+    CompositeResult,
     Delivery,
     DeliveryStatus,
     ElementOutcome,
     Outcome,
     Role,
+    RuleResult,
     Site,
     TimingStatus,
     TZDateTime,
@@ -125,6 +128,22 @@ def test_checklist_with_answers_outcomes_and_delivery_round_trips(session: Sessi
             timing_status=TimingStatus.OVERDUE,
         ),
     ]
+    checklist.rule_results = [
+        RuleResult(
+            rule_id="exam.timing[0]",
+            element_id="exam",
+            outcome=Outcome.NOT_MET,
+            reason="later than 1 h after birth-time",
+            due_at=BIRTH_TIME + timedelta(hours=1),
+            timing_status=TimingStatus.NOT_MET,
+        ),
+        RuleResult(rule_id="episiotomy-within-1h", element_id="episiotomy", outcome=Outcome.NOT_APPLICABLE),
+    ]
+    checklist.composite_results = [
+        CompositeResult(composite_id="all-or-none", compliant=False),
+        CompositeResult(composite_id="caesarean-only", compliant=None),
+    ]
+    checklist.check_failures = [CheckFailure(check_id="tear-grade-agrees", severity="warning")]
     site = unit.site
     checklist.deliveries = [
         Delivery(checklist_version=1, site=site, operation_outcome={"resourceType": "OperationOutcome"})
@@ -157,6 +176,17 @@ def test_checklist_with_answers_outcomes_and_delivery_round_trips(session: Sessi
     assert outcomes["episiotomy"].reason == "not indicated"
     assert outcomes["exam"].timing_status == "overdue"
     assert outcomes["exam"].due_at == BIRTH_TIME + timedelta(hours=1)
+    assert {a.instance for a in loaded.answers} == {0}
+    rules = {r.rule_id: r for r in loaded.rule_results}
+    assert list(rules) == ["episiotomy-within-1h", "exam.timing[0]"]
+    assert rules["exam.timing[0]"].due_at == BIRTH_TIME + timedelta(hours=1)
+    assert (rules["exam.timing[0]"].outcome, rules["exam.timing[0]"].timing_status) == ("not-met", "not-met")
+    assert rules["episiotomy-within-1h"].timing_status is None
+    assert [(c.composite_id, c.compliant) for c in loaded.composite_results] == [
+        ("all-or-none", False),
+        ("caesarean-only", None),
+    ]
+    assert [(c.check_id, c.severity) for c in loaded.check_failures] == [("tear-grade-agrees", "warning")]
     (delivery,) = loaded.deliveries
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.attempts == 0
@@ -211,6 +241,49 @@ def test_same_element_and_position_twice_is_refused(session: Session) -> None:
     session.flush()
 
 
+def test_each_repeating_group_instance_has_its_own_positions(session: Session) -> None:
+    checklist = make_checklist(session)
+    checklist.answers.append(Answer(element_id="goal", instance=0, value_text="Walk"))
+    checklist.answers.append(Answer(element_id="goal", instance=1, value_text="Eat"))
+    session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(Answer(checklist_id=checklist.id, element_id="goal", instance=1, value_text="Again"))
+    assert [(a.instance, a.position) for a in checklist.answers] == [(0, 0), (1, 0)]
+
+
+def test_answers_inserted_with_plain_sql_are_in_instance_0(session: Session) -> None:
+    checklist = make_checklist(session)
+    session.execute(
+        insert(Answer.__table__).values(checklist_id=checklist.id, element_id="mpp", value_bool=True)
+    )
+    assert session.scalars(select(Answer.instance)).all() == [0]
+
+
+def test_a_negative_instance_is_refused(session: Session) -> None:
+    checklist = make_checklist(session)
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(Answer(checklist_id=checklist.id, element_id="goal", instance=-1, value_text="x"))
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (RuleResult, {"rule_id": "surgery-within-36h", "element_id": "surgery", "outcome": "met"}),
+        (CompositeResult, {"composite_id": "all-or-none", "compliant": True}),
+        (CheckFailure, {"check_id": "eligibility-agrees", "severity": "error"}),
+    ],
+)
+def test_one_judgement_row_per_rule_composite_and_check(
+    session: Session, model: type[Any], values: dict[str, Any]
+) -> None:
+    checklist = make_checklist(session)
+    other = make_checklist(session, unit=checklist.unit)
+    session.add_all([model(checklist_id=checklist.id, **values), model(checklist_id=other.id, **values)])
+    session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(model(checklist_id=checklist.id, **values))
+
+
 def test_one_outcome_per_element(session: Session) -> None:
     checklist = make_checklist(session)
     session.add(ElementOutcome(checklist_id=checklist.id, element_id="mpp", outcome="met"))
@@ -261,6 +334,9 @@ def test_natural_keys_are_unique(session: Session, model: type[Any], values: dic
         (Checklist, "source", "email"),
         (ElementOutcome, "outcome", "passed"),
         (ElementOutcome, "timing_status", "late"),
+        (RuleResult, "outcome", "passed"),
+        (RuleResult, "timing_status", "late"),
+        (CheckFailure, "severity", "info"),
         (Delivery, "status", "sent"),
         (User, "role", "superuser"),
         (AuditEvent, "action", "hack"),
@@ -278,6 +354,14 @@ def test_unknown_codes_are_refused(session: Session, model: type[Any], field: st
             "patient_identifier_system": "urn:local",
         },
         ElementOutcome: {"checklist_id": checklist.id, "element_id": "mpp", "outcome": "met"},
+        RuleResult: {
+            "checklist_id": checklist.id,
+            "rule_id": "exam.timing[0]",
+            "element_id": "exam",
+            "outcome": "met",
+            "timing_status": "met",
+        },
+        CheckFailure: {"checklist_id": checklist.id, "check_id": "agrees", "severity": "warning"},
         Delivery: {"checklist_id": checklist.id, "checklist_version": 1, "site_id": checklist.unit.site_id},
         User: {"username": "someone", "display_name": "Someone", "password_hash": "x", "role": "admin"},
         AuditEvent: {"action": "read", "entity_type": "checklist", "actor_client": "ehr"},
@@ -292,6 +376,8 @@ def _fresh_keys(model: type[Any]) -> dict[str, Any]:
     """Values that keep a second row clear of the unique constraints."""
     return {
         ElementOutcome: {"element_id": "other"},
+        RuleResult: {"rule_id": "other"},
+        CheckFailure: {"check_id": "other"},
         Delivery: {"checklist_version": 2},
         User: {"username": "b"},
     }.get(model, {})
@@ -414,27 +500,37 @@ def test_tz_datetime_type_on_each_backend(dialect: Any) -> None:
 # -- deletes ---------------------------------------------------------------------------------------------
 
 
+_CHILDREN = (Answer, ElementOutcome, RuleResult, CompositeResult, CheckFailure, Delivery)
+
+
+def _children(session: Session) -> list[int]:
+    return [count(session, model) for model in _CHILDREN]
+
+
 def _checklist_with_children(session: Session) -> Checklist:
     checklist = make_checklist(session)
     checklist.answers.append(Answer(element_id="mpp", value_bool=True))
     checklist.outcomes.append(ElementOutcome(element_id="mpp", outcome="met"))
+    checklist.rule_results.append(RuleResult(rule_id="exam.timing[0]", element_id="exam", outcome="met"))
+    checklist.composite_results.append(CompositeResult(composite_id="all-or-none", compliant=True))
+    checklist.check_failures.append(CheckFailure(check_id="agrees", severity="warning"))
     checklist.deliveries.append(Delivery(checklist_version=1, site_id=checklist.unit.site_id))
     session.flush()
-    assert (count(session, Answer), count(session, ElementOutcome), count(session, Delivery)) == (1, 1, 1)
+    assert _children(session) == [1] * len(_CHILDREN)
     return checklist
 
 
 def test_deleting_a_checklist_deletes_its_answers_outcomes_and_deliveries(session: Session) -> None:
     session.delete(_checklist_with_children(session))
     session.flush()
-    assert (count(session, Answer), count(session, ElementOutcome), count(session, Delivery)) == (0, 0, 0)
+    assert _children(session) == [0] * len(_CHILDREN)
 
 
 def test_the_database_cascades_deletes_too(session: Session) -> None:
     checklist = _checklist_with_children(session)
     session.execute(delete(Checklist.__table__).where(Checklist.__table__.c.id == checklist.id))
     session.expunge_all()
-    assert (count(session, Answer), count(session, ElementOutcome), count(session, Delivery)) == (0, 0, 0)
+    assert _children(session) == [0] * len(_CHILDREN)
 
 
 def test_a_unit_with_checklists_cannot_be_deleted(session: Session) -> None:
@@ -465,3 +561,18 @@ def test_audit_event_records_actor_and_detail(session: Session) -> None:
     assert event.actor.username == "midwife"
     assert event.occurred_at.tzinfo == UTC
     assert event.detail == {"care_bundle_id": "oasi-care-bundle", "version": 1}
+
+
+def test_re_evaluate_is_an_audit_action(session: Session) -> None:
+    admin = make_user(session, "admin", Role.ADMIN)
+    session.add(
+        AuditEvent(
+            actor=admin,
+            action=AuditAction.REEVALUATE,
+            entity_type="care-bundle",
+            entity_id="oasi-care-bundle|1.0.0",
+            detail={"checked": 3, "changed": 1},
+        )
+    )
+    session.flush()
+    assert session.scalars(select(AuditEvent.action)).all() == ["re-evaluate"]
