@@ -168,9 +168,10 @@ def test_the_folder_loads_as_one_registry_without_duplicate_versions() -> None:
     registry = CareBundleRegistry.from_directory(BUNDLES_DIR)
     assert len(registry) == len(BUNDLE_FILES)
     for care_bundle_id in ("oasi-care-bundle", "hip-fracture-pathway", "freed-triage"):
-        care_bundle = registry.get(care_bundle_id)
-        assert care_bundle is not None
-        assert care_bundle.version == "1.0.0"
+        assert registry.get(care_bundle_id, "1.0.0") is not None  # published: still served
+        latest = registry.get(care_bundle_id)
+        assert latest is not None
+        assert latest.version == "2.0.0"
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,13 @@
 """Care bundle -> Questionnaire: golden files per shipped care bundle, and the mapping rules one by one.
 
 Regenerate the golden files after a deliberate change with ``CARELOOP_UPDATE_GOLDEN=1 make pytest`` and
-review the diff like code.
+review the diff like code. The golden files of published versions are frozen: ``PUBLISHED.sha256`` holds
+their digests, the switch never rewrites them, and a test fails if one changes (docs/decisions/0007).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,6 +24,17 @@ from schemas.care_bundle import CareBundle, load_care_bundle, parse_care_bundle
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_FILES = sorted((ROOT / "bundles").glob("*.yaml"))
 GOLDEN = ROOT / "tests" / "data" / "questionnaires"
+PUBLISHED = GOLDEN / "PUBLISHED.sha256"
+
+
+def _published() -> dict[str, str]:
+    """Golden file name -> sha256 of every published (frozen) Questionnaire."""
+    found = {}
+    for line in PUBLISHED.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, name = line.split()
+            found[name] = digest
+    return found
 
 
 @pytest.mark.parametrize("path", BUNDLE_FILES, ids=lambda path: path.stem)
@@ -30,13 +43,29 @@ def test_questionnaire_matches_golden_file_and_is_valid_r4(path: Path) -> None:
     resource = to_questionnaire(care_bundle)
     golden = GOLDEN / f"{care_bundle.id}-{care_bundle.version}.json"
     rendered = json.dumps(resource, indent=2, ensure_ascii=False) + "\n"
-    if os.environ.get("CARELOOP_UPDATE_GOLDEN") == "1":
+    if os.environ.get("CARELOOP_UPDATE_GOLDEN") == "1" and golden.name not in _published():
         golden.write_text(rendered, encoding="utf-8")
     assert golden.exists(), f"no golden file {golden.name}: run with CARELOOP_UPDATE_GOLDEN=1"
     assert json.loads(golden.read_text(encoding="utf-8")) == resource
     parsed = Questionnaire.model_validate(resource)
     # Nothing is lost on the way through the R4B model: it round-trips to the same JSON.
     assert json.loads(parsed.model_dump_json(exclude_none=True)) == resource
+
+
+def test_published_questionnaires_are_frozen() -> None:
+    """A published version's Questionnaire never changes: fixes are new versions."""
+    published = _published()
+    for path in BUNDLE_FILES:
+        care_bundle = load_care_bundle(path)
+        if care_bundle.status != "draft":
+            assert f"{care_bundle.id}-{care_bundle.version}.json" in published, f"{path.name} is published"
+    for name, digest in published.items():
+        assert hashlib.sha256((GOLDEN / name).read_bytes()).hexdigest() == digest, f"{name} changed"
+    assert {
+        "oasi-care-bundle-1.0.0.json",
+        "hip-fracture-pathway-1.0.0.json",
+        "freed-triage-1.0.0.json",
+    } <= set(published)
 
 
 @pytest.mark.parametrize("path", BUNDLE_FILES, ids=lambda path: path.stem)

@@ -20,8 +20,12 @@ LATER_CONDITION = (PROJECT_ROOT / "tests" / "data" / "care_bundles" / "later-con
 def test_validate_shipped_care_bundles_passes() -> None:
     result = CliRunner().invoke(bundles_cli, ["validate", str(PROJECT_ROOT / "bundles")])
     assert result.exit_code == 0, result.output
-    assert "3 care bundle(s) valid" in result.output
+    files = sorted((PROJECT_ROOT / "bundles").glob("*.yaml"))
+    assert f"{len(files)} care bundle(s) valid" in result.output
     for care_bundle_id in ("oasi-care-bundle", "hip-fracture-pathway", "freed-triage"):
+        assert f"{care_bundle_id} 1.0.0" in result.output
+        assert f"{care_bundle_id} 2.0.0" in result.output
+    for care_bundle_id in ("sharehd", "i-thrive", "inspire", "three-dlc"):
         assert f"{care_bundle_id} 1.0.0" in result.output
 
 

@@ -21,7 +21,7 @@ FHIR_JSON = "application/fhir+json"
 @pytest.fixture
 def valid_response(app: Flask) -> dict[str, Any]:
     registry: CareBundleRegistry = app.extensions["care_bundles"]
-    oasi = registry.get("oasi-care-bundle")
+    oasi = registry.get("oasi-care-bundle", "1.0.0")
     assert oasi is not None
     return to_questionnaire_response(
         oasi,
@@ -93,9 +93,26 @@ def test_unknown_questionnaire_is_not_found(client: FlaskClient, valid_response:
     assert [issue["code"] for issue in found] == ["not-found"]
 
 
-def test_bare_canonical_means_the_latest_version(client: FlaskClient, valid_response: dict[str, Any]) -> None:
+def test_bare_canonical_means_the_latest_version(
+    app: Flask, client: FlaskClient, valid_response: dict[str, Any]
+) -> None:
+    registry: CareBundleRegistry = app.extensions["care_bundles"]
+    latest = registry.get("oasi-care-bundle")
+    assert latest is not None
+    assert latest.version == "2.0.0"
+    response = to_questionnaire_response(
+        latest,
+        {"birth-time": [dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)], "birth-mode": ["caesarean"]}
+        | {"antenatal-discussion": ["yes"]},
+        checklist_id="4f7f0c52-1c65-4b61-b7a3-51a4b1f3c2d9",
+        status="completed",
+        authored=dt.datetime(2026, 3, 29, 2, 0, tzinfo=dt.UTC),
+    )
+    response["questionnaire"] = response["questionnaire"].split("|")[0]
+    assert errors(post(client, response)) == []
+    # A 1.0.0 response naming no version is judged against 2.0.0, where birth-mode comes first.
     valid_response["questionnaire"] = valid_response["questionnaire"].split("|")[0]
-    assert errors(post(client, valid_response)) == []
+    assert [issue["code"] for issue in errors(post(client, valid_response))] == ["structure"]
 
 
 @pytest.mark.parametrize(

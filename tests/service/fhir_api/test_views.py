@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,9 +13,18 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from flask.testing import FlaskClient
 
 from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
+from service.care_bundles import CareBundleRegistry
+from service.config import PROJECT_ROOT
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
-CARE_BUNDLES = ("freed-triage", "hip-fracture-pathway", "oasi-care-bundle")
+#: Every shipped care bundle version, as Questionnaire resource ids.
+SHIPPED = sorted(
+    f"{care_bundle.id}-{care_bundle.version}"
+    for care_bundle in CareBundleRegistry.from_directory(PROJECT_ROOT / "bundles")
+)
+OASI = ["oasi-care-bundle-1.0.0", "oasi-care-bundle-2.0.0"]
+HIP = ["hip-fracture-pathway-1.0.0", "hip-fracture-pathway-2.0.0"]
+FREED = ["freed-triage-1.0.0", "freed-triage-2.0.0"]
 
 
 def get_json(client: FlaskClient, url: str, status: int = 200, **kwargs: Any) -> dict[str, Any]:
@@ -51,9 +61,11 @@ def test_search_without_parameters_lists_every_care_bundle(client: FlaskClient) 
     body = get_json(client, "/fhir/Questionnaire")
     Bundle.model_validate(body)
     assert body["type"] == "searchset"
-    assert body["total"] == 3
-    urls = sorted(entry["resource"]["url"] for entry in body["entry"])
-    assert urls == [f"{CARELOOP_CANONICAL_BASE}/Questionnaire/{name}" for name in CARE_BUNDLES]
+    assert body["total"] == len(SHIPPED) >= 10
+    assert sorted(entry["resource"]["id"] for entry in body["entry"]) == SHIPPED
+    for entry in body["entry"]:
+        care_bundle_id = entry["resource"]["id"].rsplit("-", 1)[0]
+        assert entry["resource"]["url"] == f"{CARELOOP_CANONICAL_BASE}/Questionnaire/{care_bundle_id}"
     for entry in body["entry"]:
         assert entry["fullUrl"] == f"http://localhost/fhir/Questionnaire/{entry['resource']['id']}"
         assert entry["search"] == {"mode": "match"}
@@ -63,21 +75,23 @@ def test_search_without_parameters_lists_every_care_bundle(client: FlaskClient) 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle", ["oasi-care-bundle-1.0.0"]),
-        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle|1.0.0", ["oasi-care-bundle-1.0.0"]),
+        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle", OASI),
+        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle|1.0.0", OASI[:1]),
+        (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle|2.0.0", OASI[1:]),
         (f"url={CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle|9.9.9", []),
-        ("name=hip", ["hip-fracture-pathway-1.0.0"]),
-        ("name=HIPFRACTURE", ["hip-fracture-pathway-1.0.0"]),
+        ("name=hip", HIP),
+        ("name=HIPFRACTURE", HIP),
         ("name:exact=hip", []),
-        ("name:exact=FreedTriage", ["freed-triage-1.0.0"]),
-        ("name:contains=care", ["oasi-care-bundle-1.0.0"]),
-        ("name=oasi,freed", ["freed-triage-1.0.0", "oasi-care-bundle-1.0.0"]),
-        ("status=active", ["freed-triage-1.0.0", "hip-fracture-pathway-1.0.0", "oasi-care-bundle-1.0.0"]),
+        ("name:exact=FreedTriage", FREED),
+        ("name:contains=care", OASI),
+        ("name=oasi,freed", FREED + OASI),
+        ("status=active", SHIPPED),
         ("status=retired", []),
-        ("status=active&name=freed", ["freed-triage-1.0.0"]),
-        ("version=1.0.0&_id=freed-triage-1.0.0", ["freed-triage-1.0.0"]),
-        ("version=2.0.0", []),
-        ("_format=json&name=oasi", ["oasi-care-bundle-1.0.0"]),
+        ("status=active&name=freed", FREED),
+        ("version=1.0.0&_id=freed-triage-1.0.0", FREED[:1]),
+        ("version=2.0.0", [FREED[1], HIP[1], OASI[1]]),
+        ("version=9.9.9", []),
+        ("_format=json&name=oasi", OASI),
     ],
 )
 def test_search_parameters(client: FlaskClient, query: str, expected: list[str]) -> None:
@@ -135,11 +149,24 @@ def test_xml_is_not_acceptable(client: FlaskClient) -> None:
     assert_outcome(body, "not-supported", "only application/fhir+json")
 
 
+@pytest.mark.parametrize(
+    "resource_id", ["oasi-care-bundle-1.0.0", "hip-fracture-pathway-1.0.0", "freed-triage-1.0.0"]
+)
+def test_published_questionnaires_are_served_as_frozen(client: FlaskClient, resource_id: str) -> None:
+    """The 1.0.0 Questionnaires keep their content (everything but meta) after the 2.0.0 fixes."""
+    served = get_json(client, f"/fhir/Questionnaire/{resource_id}")
+    golden = PROJECT_ROOT / "tests" / "data" / "questionnaires" / f"{resource_id}.json"
+    frozen = json.loads(golden.read_text(encoding="utf-8"))
+    served.pop("meta", None)
+    frozen.pop("meta", None)
+    assert served == frozen
+
+
 def test_lenient_handling_ignores_unknown_parameters(client: FlaskClient) -> None:
     body = get_json(
         client, "/fhir/Questionnaire?name=oasi&_count=10&colour=red", headers={"Prefer": "handling=lenient"}
     )
-    assert [entry["resource"]["id"] for entry in body["entry"]] == ["oasi-care-bundle-1.0.0"]
+    assert sorted(entry["resource"]["id"] for entry in body["entry"]) == OASI
     assert body["link"] == [{"relation": "self", "url": "http://localhost/fhir/Questionnaire?name=oasi"}]
 
 
