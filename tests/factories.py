@@ -9,15 +9,19 @@ Use these instead of copying care bundle dictionaries between test modules::
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import assume
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
 from schemas.care_bundle import AnswerValue, CareBundle, Element, parse_care_bundle
 from service.checklists import evaluate
+from service.models import NHS_NUMBER_SYSTEM, Answer, Checklist, ChecklistStatus, Role, Site, Unit, User
 
 LONDON = ZoneInfo("Europe/London")
 AUTHORED = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -202,3 +206,123 @@ def values_of(element: Element) -> st.SearchStrategy[list[AnswerValue]]:
         return chosen[:1] or values
 
     return st.lists(value_of(element), min_size=1, max_size=count, unique=element.repeats).map(alone)
+
+
+# --------------------------------------------------------------------------------------------------
+# Database rows: checklists with their answers, as the checklist lifecycle stores them
+# --------------------------------------------------------------------------------------------------
+
+#: Arrival of the hip fracture checklists below, and when they were completed.
+ARRIVAL = dt.datetime(2025, 3, 10, 8, 0, tzinfo=dt.UTC)
+COMPLETED = ARRIVAL + dt.timedelta(days=4)
+PATIENT = "9434765919"
+
+
+def hip_answers(**changes: Any) -> dict[str, list[Any]]:
+    """A hip fracture pathway 1.0.0 checklist meeting every element (anaesthesia 30 h after arrival);
+    ``changes`` replace answers (``None`` removes one)."""
+    answers: dict[str, Any] = {
+        "arrival-time": ARRIVAL,
+        "fracture-type": "trochanteric",
+        "operated": "yes",
+        "joint-care": "yes",
+        "assessment-protocol": "yes",
+        "fascia-iliaca-block": "yes",
+        "fascia-iliaca-block-time": ARRIVAL + dt.timedelta(hours=1),
+        "geriatrician-assessment-time": ARRIVAL + dt.timedelta(hours=20),
+        "geriatrician-grade": "consultant",
+        "orthogeriatric-assessment-pre-op": "yes",
+        "amt-pre-op": 8,
+        "planned-trauma-list": "yes",
+        "anaesthesia-start": ARRIVAL + dt.timedelta(hours=30),
+        "implant-trochanteric": "extramedullary",
+        "surgical-care-bundle": "yes",
+        "amt-post-op": 9,
+        "delirium-screen-4at": 1,
+        "post-op-mdt-rehabilitation": "yes",
+        "mobilised-out-of-bed": "yes",
+        "mobilised-date": dt.date(2025, 3, 12),
+        "daily-rehabilitation": "yes",
+        "falls-assessment": "yes",
+        "bone-health-assessment": "yes",
+        "nutritional-support": "yes",
+    }
+    answers.update({key.replace("_", "-"): value for key, value in changes.items()})
+    return {key: [value] for key, value in answers.items() if value is not None}
+
+
+_COLUMN_OF_TYPE = {
+    "boolean": "value_bool",
+    "integer": "value_int",
+    "decimal": "value_decimal",
+    "date": "value_date",
+    "dateTime": "value_datetime",
+    "string": "value_text",
+    "text": "value_text",
+    "choice": "value_code",
+}
+
+
+def answer_rows(care_bundle: CareBundle, answers: Mapping[str, Sequence[Any]]) -> list[Answer]:
+    """Answer rows for ``answers``, as the checklist lifecycle stores them (the inverse of answers_of)."""
+    types = care_bundle.element_types
+    rows: list[Answer] = []
+
+    def add(element_id: str, values: Sequence[Any], instance: int) -> None:
+        for position, value in enumerate(values):
+            column = _COLUMN_OF_TYPE[types[element_id]]
+            rows.append(
+                Answer(element_id=element_id, instance=instance, position=position, **{column: value})
+            )
+
+    for element_id, values in answers.items():
+        if types[element_id] == "group":
+            for instance, items in enumerate(values):
+                for item_id, item_values in items.items():
+                    add(item_id, item_values, instance)
+        else:
+            add(element_id, values, 0)
+    return rows
+
+
+def make_unit(session: Session) -> Unit:
+    """A unit of a new site (each call makes its own)."""
+    unit = Unit(site=Site(code=f"S{uuid.uuid4().hex[:6]}", name="Test trust"), code="ward-1", name="Ward 1")
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def make_user(session: Session, username: str, role: str = Role.ADMIN, *, active: bool = True) -> User:
+    user = User(username=username, display_name=username, password_hash="x", role=role, active=active)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def make_checklist(
+    session: Session,
+    care_bundle: CareBundle,
+    answers: Mapping[str, Sequence[Any]],
+    *,
+    status: str = ChecklistStatus.COMPLETED,
+    **overrides: Any,
+) -> Checklist:
+    """A checklist of ``care_bundle`` with ``answers``, completed at :data:`COMPLETED` unless in progress."""
+    final = status in (ChecklistStatus.COMPLETED, ChecklistStatus.AMENDED)
+    values: dict[str, Any] = {
+        "care_bundle_id": care_bundle.id,
+        "care_bundle_version": care_bundle.version,
+        "unit": make_unit(session),
+        "patient_identifier": PATIENT,
+        "patient_identifier_system": NHS_NUMBER_SYSTEM,
+        "anchor_time": answers[care_bundle.anchor.id][0] if care_bundle.anchor.id in answers else None,
+        "status": status,
+        "completed_at": COMPLETED if final else None,
+        "answers": answer_rows(care_bundle, answers),
+    }
+    values.update(overrides)
+    checklist = Checklist(**values)
+    session.add(checklist)
+    session.flush()
+    return checklist

@@ -113,7 +113,6 @@ class Enablement:
         values = target.values if target is not None and self.of(target) is not False else ()
         return evaluate(condition, values)
 
-
     def _instance_holding(self, question: str, owner: ResponseNode | None) -> ResponseNode | None:
         """The nearest repeating group instance above ``owner`` whose definition contains ``question``."""
         defined_in: set[str] = set()

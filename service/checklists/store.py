@@ -21,6 +21,7 @@ from service.checklists.outcomes import Evaluation
 from service.models.base import Model
 from service.models.checklists import (
     FINAL_STATUSES,
+    VALUE_COLUMNS,
     Answer,
     CheckFailure,
     Checklist,
@@ -169,20 +170,9 @@ def answers_of(care_bundle: CareBundle, checklist: Checklist) -> dict[str, list[
     return answers
 
 
-_VALUE_COLUMNS = (
-    "value_bool",
-    "value_int",
-    "value_decimal",
-    "value_text",
-    "value_date",
-    "value_datetime",
-    "value_code",
-)
-
-
 def _value(row: Answer) -> AnswerValue:
     """The row's one value (the table's CHECK allows exactly one)."""
-    for column in _VALUE_COLUMNS:
+    for column in VALUE_COLUMNS:
         value: AnswerValue | None = getattr(row, column)
         if value is not None:
             return value

@@ -156,7 +156,7 @@ class Checklist(Model):
 
 
 #: Each answer carries exactly one value, as a FHIR ``answer.value[x]`` does.
-_VALUE_COLUMNS = (
+VALUE_COLUMNS = (
     "value_bool",
     "value_int",
     "value_decimal",
@@ -166,7 +166,7 @@ _VALUE_COLUMNS = (
     "value_code",
 )
 _ONE_VALUE = (
-    " + ".join(f"(CASE WHEN {name} IS NOT NULL THEN 1 ELSE 0 END)" for name in _VALUE_COLUMNS) + " = 1"
+    " + ".join(f"(CASE WHEN {name} IS NOT NULL THEN 1 ELSE 0 END)" for name in VALUE_COLUMNS) + " = 1"
 )
 
 

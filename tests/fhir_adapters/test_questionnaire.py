@@ -20,6 +20,7 @@ from fhir_adapters.questionnaire import EXT_ANCHOR, computable_name, to_question
 from fhir_adapters.questionnaire_rules import EXT_COMPLIANCE
 from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE, EXT_DESIGN_NOTE
 from schemas.care_bundle import CareBundle, load_care_bundle, parse_care_bundle
+from tests.factories import definition
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_FILES = sorted((ROOT / "bundles").glob("*.yaml"))
@@ -91,12 +92,13 @@ def _items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def small() -> CareBundle:
     return parse_care_bundle(
         {
-            "id": "small-care-bundle",
-            "version": "2.1.0",
-            "title": "Small",
-            "status": "draft",
-            "anchor": {"id": "arrival", "text": "Arrival"},
-            "sources": [{"id": "src", "citation": "Source 2020", "url": "https://doi.org/10.1000/x"}],
+            **definition(
+                id="small-care-bundle",
+                version="2.1.0",
+                title="Small",
+                status="draft",
+                sources=[{"id": "src", "citation": "Source 2020", "url": "https://doi.org/10.1000/x"}],
+            ),
             "notes": ["[UNVERIFIED] whole thing"],
             "elements": [
                 {

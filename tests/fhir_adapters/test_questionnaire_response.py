@@ -17,18 +17,16 @@ from fhir_adapters.questionnaire_response import (
 from fhir_adapters.values import fhir_datetime
 from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
 from schemas.care_bundle import AnswerValue, CareBundle, parse_care_bundle
+from tests.factories import definition
 
 
 @pytest.fixture(scope="module")
 def care_bundle() -> CareBundle:
     return parse_care_bundle(
         {
-            "id": "every-type",
-            "version": "1.2.3",
-            "title": "Every type",
-            "status": "active",
-            "anchor": {"id": "start", "text": "Start"},
-            "sources": [{"id": "src", "citation": "A source"}],
+            **definition(
+                id="every-type", version="1.2.3", title="Every type", anchor={"id": "start", "text": "Start"}
+            ),
             "elements": [
                 {"id": "flag", "text": "Flag", "type": "boolean"},
                 {"id": "pick", "text": "Pick", "type": "choice", "options": [{"code": "a", "display": "A"}]},

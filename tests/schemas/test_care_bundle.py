@@ -18,14 +18,15 @@ from schemas.care_bundle import (
     load_care_bundle,
     parse_care_bundle,
 )
+from tests.factories import definition
 
 VALID: dict[str, Any] = {
-    "id": "test-bundle",
-    "version": "1.0.0",
-    "title": "Test care bundle",
-    "status": "active",
-    "anchor": {"id": "birth-time", "text": "Date and time of birth"},
-    "sources": [{"id": "src", "citation": "A source, 2021"}],
+    **definition(
+        id="test-bundle",
+        title="Test care bundle",
+        anchor={"id": "birth-time", "text": "Date and time of birth"},
+        sources=[{"id": "src", "citation": "A source, 2021"}],
+    ),
     "elements": [
         {
             "id": "birth-mode",

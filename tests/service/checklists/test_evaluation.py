@@ -10,6 +10,7 @@ import pytest
 
 from schemas.care_bundle import AnswerValue, CareBundle, parse_care_bundle
 from service.checklists import evaluate
+from tests.factories import definition
 
 UTC = dt.UTC
 BST = dt.timezone(dt.timedelta(hours=1))
@@ -22,12 +23,7 @@ def at(text: str) -> dt.datetime:
 NOON = at("2025-06-01T12:00:00+00:00")
 
 DEFINITION: dict[str, Any] = {
-    "id": "pathway",
-    "version": "1.0.0",
-    "title": "Pathway",
-    "status": "active",
-    "anchor": {"id": "arrival", "text": "Arrival"},
-    "sources": [{"id": "src", "citation": "A source"}],
+    **definition(),
     "elements": [
         {
             "id": "mode",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import uuid
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -27,22 +25,16 @@ from service.checklists.reevaluation import (
 from service.checklists.store import Judgement, record_evaluation
 from service.errors import Forbidden, NotFound
 from service.models import (
-    NHS_NUMBER_SYSTEM,
-    Answer,
     AuditEvent,
     Checklist,
     ChecklistStatus,
     Role,
-    Site,
-    Unit,
     User,
 )
+from tests.factories import ARRIVAL, COMPLETED, PATIENT, hip_answers, make_checklist, make_user
 
 UTC = dt.UTC
-ARRIVAL = dt.datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
-COMPLETED = ARRIVAL + dt.timedelta(days=4)
 NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-PATIENT = "9434765919"
 WITHIN_36H = "anaesthesia-start.timing[0]"
 
 
@@ -59,58 +51,7 @@ def registry(hip: CareBundle) -> CareBundleRegistry:
     return CareBundleRegistry((hip, dataclasses.replace(hip, version="2.0.0")))
 
 
-def hip_answers(anaesthesia_after: dt.timedelta) -> dict[str, list[Any]]:
-    """A hip fracture checklist meeting every element, anaesthesia started ``anaesthesia_after`` arrival."""
-    answers: dict[str, Any] = {
-        "arrival-time": ARRIVAL,
-        "fracture-type": "trochanteric",
-        "operated": "yes",
-        "joint-care": "yes",
-        "assessment-protocol": "yes",
-        "geriatrician-assessment-time": ARRIVAL + dt.timedelta(hours=20),
-        "geriatrician-grade": "consultant",
-        "orthogeriatric-assessment-pre-op": "yes",
-        "amt-pre-op": 8,
-        "planned-trauma-list": "yes",
-        "anaesthesia-start": ARRIVAL + anaesthesia_after,
-        "implant-trochanteric": "extramedullary",
-        "amt-post-op": 9,
-        "post-op-mdt-rehabilitation": "yes",
-        "mobilised-out-of-bed": "yes",
-        "mobilised-date": dt.date(2025, 3, 12),
-        "daily-rehabilitation": "yes",
-        "falls-assessment": "yes",
-        "bone-health-assessment": "yes",
-    }
-    return {key: [value] for key, value in answers.items()}
-
-
-_COLUMN_OF_TYPE = {
-    "boolean": "value_bool",
-    "integer": "value_int",
-    "date": "value_date",
-    "dateTime": "value_datetime",
-    "choice": "value_code",
-}
-
-
-def answer_rows(care_bundle: CareBundle, answers: Mapping[str, Sequence[Any]]) -> list[Answer]:
-    types = care_bundle.element_types
-    return [
-        Answer(element_id=element_id, position=position, **{_COLUMN_OF_TYPE[types[element_id]]: value})
-        for element_id, values in answers.items()
-        for position, value in enumerate(values)
-    ]
-
-
-def make_user(session: Session, username: str, role: str = Role.ADMIN, *, active: bool = True) -> User:
-    user = User(username=username, display_name=username, password_hash="x", role=role, active=active)
-    session.add(user)
-    session.flush()
-    return user
-
-
-def make_checklist(
+def make_judged_checklist(
     session: Session,
     care_bundle: CareBundle,
     anaesthesia_after: dt.timedelta,
@@ -119,21 +60,10 @@ def make_checklist(
     version: str | None = None,
 ) -> Checklist:
     """A checklist with its answers and the judgement the engine gives them today."""
-    answers = hip_answers(anaesthesia_after)
-    final = status in (ChecklistStatus.COMPLETED, ChecklistStatus.AMENDED)
-    checklist = Checklist(
-        care_bundle_id=care_bundle.id,
-        care_bundle_version=version or care_bundle.version,
-        unit=Unit(site=Site(code=f"S{uuid.uuid4().hex[:6]}", name="Trust"), code="ward", name="Ward"),
-        patient_identifier=PATIENT,
-        patient_identifier_system=NHS_NUMBER_SYSTEM,
-        anchor_time=ARRIVAL,
-        status=status,
-        completed_at=COMPLETED if final else None,
-        answers=answer_rows(care_bundle, answers),
+    answers = hip_answers(anaesthesia_start=ARRIVAL + anaesthesia_after)
+    checklist = make_checklist(
+        session, care_bundle, answers, status=status, care_bundle_version=version or care_bundle.version
     )
-    session.add(checklist)
-    session.flush()
     record_evaluation(session, checklist, evaluate(care_bundle, answers, COMPLETED))
     return checklist
 
@@ -153,7 +83,7 @@ def judge_36h_exclusive(session: Session, checklist: Checklist) -> None:
 
 
 def stale_checklist(session: Session, care_bundle: CareBundle, **options: Any) -> Checklist:
-    checklist = make_checklist(session, care_bundle, dt.timedelta(hours=36), **options)
+    checklist = make_judged_checklist(session, care_bundle, dt.timedelta(hours=36), **options)
     judge_36h_exclusive(session, checklist)
     return checklist
 
@@ -183,7 +113,7 @@ def test_a_dry_run_reports_the_change_and_writes_nothing(
 ) -> None:
     admin = make_user(session, "admin")
     stale = stale_checklist(session, hip)
-    current = make_checklist(session, hip, dt.timedelta(hours=30), status=ChecklistStatus.AMENDED)
+    current = make_judged_checklist(session, hip, dt.timedelta(hours=30), status=ChecklistStatus.AMENDED)
     before = judgement(session, stale)
 
     summary = reevaluate(session, registry, hip.id, "1.0.0", actor=admin, now=NOW, apply=False)
@@ -215,7 +145,7 @@ def test_applying_rewrites_the_changed_checklists_and_audits_them(
 ) -> None:
     admin = make_user(session, "admin")
     stale = stale_checklist(session, hip)
-    current = make_checklist(session, hip, dt.timedelta(hours=30))
+    current = make_judged_checklist(session, hip, dt.timedelta(hours=30))
     untouched_current = judgement(session, current)
 
     summary = reevaluate(session, registry, hip.id, "1.0.0", actor=admin, now=NOW, apply=True)
@@ -292,7 +222,7 @@ def test_a_checklist_without_stored_composites_counts_as_not_recorded(
     session: Session, hip: CareBundle, registry: CareBundleRegistry
 ) -> None:
     admin = make_user(session, "admin")
-    checklist = make_checklist(session, hip, dt.timedelta(hours=30))
+    checklist = make_judged_checklist(session, hip, dt.timedelta(hours=30))
     checklist.composite_results.clear()
     session.flush()
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +15,6 @@ from service.checklists import Evaluation, evaluate
 from service.checklists.store import Judgement, answers_of, record_evaluation
 from service.config import PROJECT_ROOT
 from service.models import (
-    NHS_NUMBER_SYSTEM,
     Answer,
     CheckFailure,
     Checklist,
@@ -25,13 +22,8 @@ from service.models import (
     CompositeResult,
     ElementOutcome,
     RuleResult,
-    Site,
-    Unit,
 )
-
-UTC = dt.UTC
-ARRIVAL = dt.datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
-COMPLETED = ARRIVAL + dt.timedelta(days=4)
+from tests.factories import ARRIVAL, COMPLETED, definition, hip_answers, make_checklist
 
 
 @pytest.fixture(scope="module")
@@ -39,46 +31,11 @@ def hip() -> CareBundle:
     return load_care_bundle(PROJECT_ROOT / "bundles" / "hip-fracture-pathway.yaml")
 
 
-def hip_answers(**changes: Any) -> dict[str, list[Any]]:
-    """A hip fracture checklist meeting every element; ``changes`` replace answers (None removes one)."""
-    answers: dict[str, Any] = {
-        "arrival-time": ARRIVAL,
-        "fracture-type": "trochanteric",
-        "operated": "yes",
-        "joint-care": "yes",
-        "assessment-protocol": "yes",
-        "fascia-iliaca-block": "yes",
-        "fascia-iliaca-block-time": ARRIVAL + dt.timedelta(hours=1),
-        "geriatrician-assessment-time": ARRIVAL + dt.timedelta(hours=20),
-        "geriatrician-grade": "consultant",
-        "orthogeriatric-assessment-pre-op": "yes",
-        "amt-pre-op": 8,
-        "planned-trauma-list": "yes",
-        "anaesthesia-start": ARRIVAL + dt.timedelta(hours=30),
-        "implant-trochanteric": "extramedullary",
-        "surgical-care-bundle": "yes",
-        "amt-post-op": 9,
-        "delirium-screen-4at": 1,
-        "post-op-mdt-rehabilitation": "yes",
-        "mobilised-out-of-bed": "yes",
-        "mobilised-date": dt.date(2025, 3, 12),
-        "daily-rehabilitation": "yes",
-        "falls-assessment": "yes",
-        "bone-health-assessment": "yes",
-        "nutritional-support": "yes",
-    }
-    answers.update({key.replace("_", "-"): value for key, value in changes.items()})
-    return {key: [value] for key, value in answers.items() if value is not None}
-
-
 #: A care bundle with a repeating group, every value type, two composites and a check.
 TINY: dict[str, Any] = {
-    "id": "tiny-pathway",
-    "version": "1.0.0",
-    "title": "Tiny pathway",
-    "status": "active",
-    "anchor": {"id": "referral", "text": "Referral received"},
-    "sources": [{"id": "src", "citation": "A source"}],
+    **definition(
+        id="tiny-pathway", title="Tiny pathway", anchor={"id": "referral", "text": "Referral received"}
+    ),
     "elements": [
         {
             "id": "seen",
@@ -149,77 +106,6 @@ def tiny_answers(**changes: Any) -> dict[str, list[Any]]:
     }
     answers.update({key.replace("_", "-"): value for key, value in changes.items()})
     return answers
-
-
-# -- factories -------------------------------------------------------------------------------------------
-
-_COLUMN_OF_TYPE = {
-    "boolean": "value_bool",
-    "integer": "value_int",
-    "decimal": "value_decimal",
-    "date": "value_date",
-    "dateTime": "value_datetime",
-    "string": "value_text",
-    "text": "value_text",
-    "choice": "value_code",
-}
-
-
-def answer_rows(care_bundle: CareBundle, answers: Mapping[str, Sequence[Any]]) -> list[Answer]:
-    """Answer rows for ``answers``, as the checklist lifecycle stores them (the inverse of answers_of)."""
-    types = care_bundle.element_types
-    rows: list[Answer] = []
-
-    def add(element_id: str, values: Sequence[Any], instance: int) -> None:
-        for position, value in enumerate(values):
-            column = _COLUMN_OF_TYPE[types[element_id]]
-            rows.append(
-                Answer(element_id=element_id, instance=instance, position=position, **{column: value})
-            )
-
-    for element_id, values in answers.items():
-        if types[element_id] == "group":
-            for instance, items in enumerate(values):
-                for item_id, item_values in items.items():
-                    add(item_id, item_values, instance)
-        else:
-            add(element_id, values, 0)
-    return rows
-
-
-def make_unit(session: Session) -> Unit:
-    site = Site(code=f"S{uuid.uuid4().hex[:6]}", name="Test trust")
-    unit = Unit(site=site, code="ward-1", name="Ward 1")
-    session.add(unit)
-    session.flush()
-    return unit
-
-
-def make_checklist(
-    session: Session,
-    care_bundle: CareBundle,
-    answers: Mapping[str, Sequence[Any]],
-    *,
-    status: str = ChecklistStatus.COMPLETED,
-    **overrides: Any,
-) -> Checklist:
-    final = status in (ChecklistStatus.COMPLETED, ChecklistStatus.AMENDED)
-    values: dict[str, Any] = {
-        "care_bundle_id": care_bundle.id,
-        "care_bundle_version": care_bundle.version,
-        "unit": make_unit(session),
-        "patient_identifier": "9434765919",
-        "patient_identifier_system": NHS_NUMBER_SYSTEM,
-        "anchor_time": answers[care_bundle.anchor.id][0] if care_bundle.anchor.id in answers else None,
-        "status": status,
-        "completed_at": COMPLETED if final else None,
-        "answers": answer_rows(care_bundle, answers),
-    }
-    values.update(overrides)
-    checklist = Checklist(**values)
-    session.add(checklist)
-    session.flush()
-    return checklist
 
 
 def count(session: Session, model: type[Any]) -> int:
@@ -404,7 +290,7 @@ def test_answers_round_trip_with_a_repeating_group(session: Session, tiny: CareB
 
     assert loaded == answers
     assert isinstance(loaded["weight"][0], Decimal)
-    assert loaded["seen"][0].tzinfo == UTC
+    assert loaded["seen"][0].tzinfo == dt.UTC
     assert loaded["goals"][0]["supports"] == ["family", "gp"]
     assert Judgement.of_evaluation(evaluate(tiny, loaded, COMPLETED), "completed") == Judgement.of_evaluation(
         evaluate(tiny, answers, COMPLETED), "completed"
