@@ -416,3 +416,15 @@ def test_every_required_compliance_choice_has_an_answer_that_is_not_met(care_bun
 def test_the_fixes_are_a_new_major_version_of_the_same_care_bundle(old: CareBundle, new: CareBundle) -> None:
     assert (old.id, old.version, old.status) == (new.id, "1.0.0", "active")
     assert new.version == "2.0.0"
+
+
+NEW_VERSIONS = [OASI_2, HIP_2, FREED_2] + [
+    _load(name) for name in ("sharehd", "i-thrive", "inspire", "three-dlc")
+]
+
+
+@pytest.mark.parametrize("care_bundle", NEW_VERSIONS, ids=lambda c: f"{c.id}-{c.version}")
+def test_new_versions_give_every_unit_a_ucum_code(care_bundle: CareBundle) -> None:
+    for element in care_bundle.walk():
+        if element.unit is not None:
+            assert element.unit.code, f"{element.id}: unit {element.unit.display!r} has no UCUM code"
