@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest jstest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[postgres,dev]'
 	touch $@ $(VENV)/.installed-run
 
+# Front-end packages (the NHS.UK design system; test tools) from the committed lock file.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 instance/secret_key:
 	mkdir -p instance
 	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
@@ -27,7 +32,7 @@ instance/secret_key:
 
 # The demo runs as CARELOOP_ENV=development (demo users with published passwords), with a generated secret.
 run: export CARELOOP_ENV ?= development
-run: $(VENV)/.installed-run instance/secret_key
+run: $(VENV)/.installed-run node_modules/.installed instance/secret_key
 	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask db upgrade
 	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo load
 	@echo
@@ -37,7 +42,7 @@ run: $(VENV)/.installed-run instance/secret_key
 	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 \
 		--access-logfile - wsgi:app
 
-test: $(VENV)/.installed-dev lint typecheck pytest
+test: $(VENV)/.installed-dev node_modules/.installed lint typecheck jstest pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -46,11 +51,15 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser copy of the care bundle rules against the rule cases (tests/data/rule_cases), with Node.
+jstest: node_modules/.installed
+	npm test --silent
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.validate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .coverage
