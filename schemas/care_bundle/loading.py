@@ -6,8 +6,10 @@ schema parses them, so the file means what it says.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,18 @@ def parse_care_bundle(data: Any, file: str = "<care bundle>") -> CareBundle:
     problems = list(check_meaning(care_bundle, file))
     if problems:
         raise InvalidCareBundle(problems)
-    return replace(care_bundle, path=file)
+    return replace(care_bundle, path=file, definition_json=_canonical_json(data))
+
+
+def _canonical_json(data: Any) -> str:
+    """The YAML as JSON (dates are text already: the loader never makes timestamps)."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return float(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default)
 
 
 def load_care_bundle(path: str | Path) -> CareBundle:

@@ -290,6 +290,8 @@ class CareBundle:
     checks: tuple[Check, ...] = ()
     follow_up: tuple[FollowUp, ...] = ()
     path: str | None = field(default=None, compare=False)
+    #: The definition as loaded, as canonical JSON: what the browser copy of the rules reads.
+    definition_json: str = field(default="", compare=False, repr=False)
 
     def walk(self) -> Iterator[Element]:
         """Every element, depth first, in document order (groups before their items)."""

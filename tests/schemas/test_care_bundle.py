@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -333,3 +334,13 @@ def test_shape_and_meaning_problems_all_carry_hints() -> None:
     with pytest.raises(InvalidCareBundle) as caught:
         parse_care_bundle(data, "test.yaml")
     assert all(problem.hint for problem in caught.value.problems)
+
+
+def test_the_definition_is_kept_as_canonical_json_for_the_browser() -> None:
+    care_bundle = parse_care_bundle(VALID)
+    assert json.loads(care_bundle.definition_json) == json.loads(json.dumps(VALID))
+    bundles = Path(__file__).resolve().parents[2] / "bundles"
+    shipped = load_care_bundle(bundles / "oasi-care-bundle-2.0.0.yaml")
+    definition = json.loads(shipped.definition_json)
+    assert definition["elements"][1]["options"][0]["code"] == "yes"  # a code, never a YAML boolean
+    assert definition["version"] == "2.0.0"
