@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask
+from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 
 from service import models  # noqa: F401  (registers the tables with the metadata)
+from service.auth import init_auth
 from service.care_bundles import init_care_bundles
 from service.cli import register_cli
 from service.config import PROJECT_ROOT, configure
@@ -15,6 +17,8 @@ from service.extensions import db, migrate
 from service.fhir_api import bp as fhir_bp
 from service.fhir_api import register_error_handlers
 from service.home import bp as home_bp
+from service.home.frontend import init_frontend
+from service.home.security import init_security_headers
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -22,13 +26,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    # The NHS.UK frontend macros (nhsuk-frontend-jinja) come after our own templates; they need
+    # ChainableUndefined for their optional nested parameters, and escaping on for their .jinja files.
+    app.jinja_options = {
+        **app.jinja_options,
+        "loader": ChoiceLoader([app.create_global_jinja_loader(), PackageLoader("nhsuk_frontend_jinja")]),
+        "undefined": ChainableUndefined,
+        "autoescape": True,
+    }
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     init_care_bundles(app)
+    init_frontend(app)
+    init_security_headers(app)
 
     app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)
+    # /fhir is a token-authenticated API: its clients send no cookies, so there is no request to forge.
+    init_auth(app, csrf_exempt=(fhir_bp,))
     register_error_handlers(app)
     register_cli(app)
     return app

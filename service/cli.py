@@ -152,5 +152,8 @@ def _summary_lines(summary: ReevaluationSummary) -> list[str]:
 
 def register_cli(app: Flask) -> None:
     """Attach the app's command groups (``bundles`` arrives as a plugin command)."""
+    from service.auth.cli import users_cli
+
     app.cli.add_command(demo_cli)
     app.cli.add_command(checklists_cli)
+    app.cli.add_command(users_cli)

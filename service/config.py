@@ -6,6 +6,7 @@ Every setting is documented in the README's "Settings" table; keep the two in st
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,21 @@ DEFAULTS: dict[str, Any] = {
     "BUNDLES_DIR": str(PROJECT_ROOT / "bundles"),
     "LOG_LEVEL": "INFO",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    #: SQLite only: how long a connection waits for another's write lock before "database is locked".
+    "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    #: The built NHS.UK frontend (``npm ci`` puts it here); served under ``/assets/nhsuk/``.
+    "NHSUK_FRONTEND_DIR": str(PROJECT_ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"),
+    # The session cookie: never readable by scripts, not sent on cross-site sub-requests or POSTs, and only
+    # over HTTPS outside development and testing (None: decided by ENV in ``configure``).
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": None,
+    #: Seconds a sign-in lasts (a shift: 12 hours), counted from the sign-in, not the last request.
+    "PERMANENT_SESSION_LIFETIME": 12 * 60 * 60,
+    # A CSRF token lives as long as the session: a form opened at the start of a shift must still post at its
+    # end (Flask-WTF's default of one hour would throw away a checklist typed over a long interruption). The
+    # token stays bound to the session, which ends at PERMANENT_SESSION_LIFETIME or at sign-out.
+    "WTF_CSRF_TIME_LIMIT": None,
 }
 
 
@@ -50,6 +66,15 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
             )
         app.config["SECRET_KEY"] = os.urandom(32).hex()
 
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = env not in _SECRETLESS_ENVS
+    lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
+    seconds = lifetime.total_seconds() if isinstance(lifetime, timedelta) else lifetime
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ConfigError(
+            f"CARELOOP_PERMANENT_SESSION_LIFETIME must be a positive number of seconds, not {lifetime!r}"
+        )
+
     database_url = app.config["DATABASE_URL"]
     if not database_url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -59,4 +84,15 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url
     if database_url.startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": _busy_timeout(app) / 1000}}
+
+
+def _busy_timeout(app: Flask) -> int:
+    """``SQLITE_BUSY_TIMEOUT_MS``, checked. pysqlite's ``timeout`` (seconds) is SQLite's busy timeout: it
+    calls ``sqlite3_busy_timeout``, which is what ``PRAGMA busy_timeout`` sets (decision 0008)."""
+    milliseconds = app.config["SQLITE_BUSY_TIMEOUT_MS"]
+    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int) or milliseconds < 0:
+        raise ConfigError(
+            f"CARELOOP_SQLITE_BUSY_TIMEOUT_MS must be a whole number of milliseconds, not {milliseconds!r}"
+        )
+    return milliseconds

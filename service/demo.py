@@ -11,8 +11,8 @@ from typing import Any, Final, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session
-from werkzeug.security import generate_password_hash
 
+from service.auth.users import hash_password
 from service.models import Role, Site, Unit, User
 
 DEMO_SITE_CODE: Final = "DEMO1"
@@ -118,7 +118,7 @@ def load_demo_data(session: Session | scoped_session[Any]) -> DemoSummary:
             user = User(
                 username=login.username,
                 display_name=display_name,
-                password_hash=generate_password_hash(login.password),
+                password_hash=hash_password(login.password),
                 role=login.role,
             )
             session.add(user)

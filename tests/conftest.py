@@ -7,7 +7,8 @@ fresh PostgreSQL database there). Tables come from the Alembic migrations, so ev
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,17 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from service import create_app
+from service.auth.users import hash_password
 from service.extensions import db
+from service.models import Role, Unit, User
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
+#: The password of every user made by ``make_user`` unless it says otherwise.
+TEST_PASSWORD = "correct horse battery staple"
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -37,6 +43,9 @@ def app_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "TESTING": True,
         "SECRET_KEY": "test-secret-not-for-production",
         "DATABASE_URL": _database_url(tmp_path_factory),
+        # Forms post without a CSRF token here; the ``csrf_enabled`` fixture turns the check back on (the
+        # tests of tests/service/auth do, and a production-config app there checks it by default).
+        "WTF_CSRF_ENABLED": False,
     }
 
 
@@ -84,6 +93,59 @@ def session(app: Flask) -> Iterator[Session]:
         engines[None] = engine
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def csrf_enabled(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check CSRF tokens in this test, as production does (read per request, so no new app is needed)."""
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+
+
+@cache
+def _password_hash(password: str) -> str:
+    return hash_password(password)  # scrypt is slow on purpose: hash each test password once per run
+
+
+@pytest.fixture
+def make_user(session: Session) -> Callable[..., User]:
+    """``make_user("sam", role=Role.CLINICIAN, units=[unit], active=True, password=TEST_PASSWORD)``."""
+
+    def make(
+        username: str = "clinician",
+        *,
+        role: Role | str = Role.CLINICIAN,
+        units: Iterable[Unit] = (),
+        active: bool = True,
+        password: str = TEST_PASSWORD,
+        display_name: str | None = None,
+    ) -> User:
+        user = User(
+            username=username,
+            display_name=display_name or f"{username.title()} (test)",
+            password_hash=_password_hash(password),
+            role=str(role),
+            active=active,
+            units=list(units),
+        )
+        session.add(user)
+        session.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def sign_in(client: FlaskClient) -> Callable[..., TestResponse]:
+    """``sign_in("sam")`` posts the sign-in form with ``client`` (default password ``TEST_PASSWORD``)."""
+
+    def post(username: str, password: str = TEST_PASSWORD, *, next_url: str | None = None) -> TestResponse:
+        return client.post(
+            "/sign-in",
+            query_string={"next": next_url} if next_url else None,
+            data={"username": username, "password": password},
+        )
+
+    return post
 
 
 def pytest_report_header() -> str:

@@ -1,4 +1,8 @@
-"""The landing page and a health check."""
+"""The landing page and a health check; beside them, what every page stands on.
+
+``layout.html`` (templates) is the NHS.UK page every page extends; :mod:`service.home.frontend` serves the
+NHS.UK frontend from this origin; :mod:`service.home.security` sets the response headers.
+"""
 
 from __future__ import annotations
 

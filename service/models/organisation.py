@@ -115,7 +115,9 @@ class UnitCareBundle(Model):
 class User(Model):
     """A person who signs in. Deactivate rather than delete: audit events and checklists refer to users.
 
-    The table is ``user_account`` because ``user`` is a reserved word in PostgreSQL.
+    The table is ``user_account`` because ``user`` is a reserved word in PostgreSQL. ``is_active``,
+    ``is_authenticated``, ``is_anonymous`` and ``get_id`` are what Flask-Login asks of a user (its
+    ``UserMixin``, written out because flask_login has no type hints); a deactivated user cannot sign in.
     """
 
     __tablename__ = "user_account"
@@ -133,6 +135,21 @@ class User(Model):
     units: Mapped[list[Unit]] = relationship(
         secondary=user_unit, back_populates="users", order_by="Unit.code"
     )
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -53,6 +54,22 @@ def test_every_demo_login_works_with_its_role_and_units(session: Session) -> Non
         assert {unit.site.code for unit in user.units} == {DEMO_SITE_CODE}
     roles = {login.role for login in DEMO_LOGINS}
     assert roles == {role.value for role in Role}
+
+
+def test_every_demo_user_can_sign_in_on_the_sign_in_page(session: Session, client: FlaskClient) -> None:
+    load_demo_data(session)
+    for login in DEMO_LOGINS:
+        response = client.post("/sign-in", data={"username": login.username, "password": login.password})
+        assert (response.status_code, response.location) == (303, "/"), login.username
+        display_name = session.scalars(select(User.display_name).where(User.username == login.username)).one()
+        assert display_name in client.get("/").get_data(as_text=True)
+        assert client.post("/sign-out").status_code == 303
+
+
+def test_demo_passwords_are_hashed_with_scrypt(session: Session) -> None:
+    load_demo_data(session)
+    for user in session.scalars(select(User)):
+        assert user.password_hash.startswith("scrypt:"), user.username
 
 
 def test_logins_are_printable_tuples() -> None:

@@ -67,3 +67,38 @@ def test_duplicate_care_bundle_version_stops_the_app(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(good, encoding="utf-8")
     with pytest.raises(InvalidCareBundle, match="broken 1.0.0 is also defined in"):
         create_app({"ENV": "testing", "BUNDLES_DIR": str(tmp_path)})
+
+
+def test_production_refuses_to_start_without_the_nhsuk_frontend(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"NHS.UK frontend is not at .*npm ci"):
+        create_app({"SECRET_KEY": "x", "ENV": "production", "NHSUK_FRONTEND_DIR": str(tmp_path)})
+
+
+def test_development_warns_without_the_nhsuk_frontend(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app({"ENV": "development", "NHSUK_FRONTEND_DIR": str(tmp_path)})
+    assert "NHS.UK frontend is not at" in caplog.text
+    assert app.test_client().get("/assets/nhsuk/nhsuk-frontend.min.css").status_code == 404
+
+
+def test_a_foreign_reference_in_the_nhsuk_stylesheet_stops_the_app(tmp_path: Path) -> None:
+    (tmp_path / "nhsuk-frontend.min.css").write_text(".x{background:url(https://cdn.example/x.png)}")
+    (tmp_path / "nhsuk-frontend.min.js").write_text("export {}")
+    with pytest.raises(ConfigError, match=r"refers to another origin: https://cdn.example/x.png"):
+        create_app({"ENV": "testing", "NHSUK_FRONTEND_DIR": str(tmp_path)})
+
+
+def test_session_lifetime_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="PERMANENT_SESSION_LIFETIME must be a positive number of seconds"):
+        create_app({"ENV": "testing", "PERMANENT_SESSION_LIFETIME": 0})
+
+
+def test_jinja_renders_the_nhsuk_macros_escaped(tmp_path: Path) -> None:
+    app = create_app({"ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    with app.app_context():
+        html = app.jinja_env.from_string(
+            '{% from "nhsuk/components/tag/macro.jinja" import tag %}{{ tag({"text": name}) }}'
+        ).render(name="<b>x</b>")
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert 'class="nhsuk-tag"' in html
