@@ -56,6 +56,25 @@ class Conflict(CareloopError):
     fhir_code = "conflict"
 
 
+class StaleVersion(Conflict):
+    """A change based on a version that is not the checklist's current one (a lost update refused).
+
+    ``current_version`` is the version the change should have been based on; None when a concurrent change
+    was detected only at write time and the caller must read the checklist again to learn it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        current_version: int | None,
+        issues: Sequence[Issue] = (),
+        expression: str | None = None,
+    ) -> None:
+        super().__init__(message, issues=issues, expression=expression)
+        self.current_version = current_version
+
+
 class PreconditionFailed(CareloopError):
     status = 412
     fhir_code = "conflict"

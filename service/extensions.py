@@ -30,19 +30,31 @@ migrate = Migrate()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite: enforce foreign keys and let SQLAlchemy, not pysqlite, decide when transactions begin.
+    """SQLite: enforce foreign keys, write-ahead logging, and let SQLAlchemy decide when transactions begin.
 
     pysqlite's own transaction handling breaks SAVEPOINT (SQLAlchemy docs, "Serializable isolation /
     Savepoints / Transactional DDL"); the recipe is to turn it off here and emit BEGIN ourselves below.
+    WAL lets readers go on while one connection writes (it is stored in the database file, so setting it
+    again is a no-op; an in-memory database stays ``memory``). The busy timeout comes with the connection:
+    pysqlite's ``timeout`` argument, set from ``SQLITE_BUSY_TIMEOUT_MS`` (``service.config``). See
+    docs/decisions/0008-sqlite-embedded-default.md.
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
 
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(connection: Connection) -> None:
+    """SQLite: take the write lock when the transaction begins, not at its first write.
+
+    A deferred transaction that reads and then writes cannot wait for the lock if another connection
+    committed in between (SQLite answers "database is locked" at once, whatever the busy timeout); an
+    immediate one waits for the lock up to the busy timeout, before it has read anything, so it never
+    works on a stale snapshot. In WAL mode readers outside a write transaction are not blocked.
+    """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

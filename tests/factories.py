@@ -326,3 +326,76 @@ def make_checklist(
     session.add(checklist)
     session.flush()
     return checklist
+
+
+# --------------------------------------------------------------------------------------------------
+# Units offering care bundles, their members, and answers to the 2.0.0 care bundles (checklist lifecycle)
+# --------------------------------------------------------------------------------------------------
+
+#: A valid NHS number (check digit 9) and one whose check digit does not match.
+VALID_NHS_NUMBER = PATIENT
+INVALID_NHS_NUMBER = "9434765918"
+
+
+def make_unit_offering(session: Session, *care_bundle_ids: str, code: str = "ward-1") -> Unit:
+    """A unit of a new site (no EHR configured) offering ``care_bundle_ids``."""
+    unit = Unit(
+        site=Site(code=f"S{uuid.uuid4().hex[:6]}", name="Test trust"), code=code, name=code.capitalize()
+    )
+    unit.care_bundle_ids.extend(care_bundle_ids)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def make_member(session: Session, username: str, *units: Unit, role: str = Role.CLINICIAN) -> User:
+    """An active user working in ``units``."""
+    user = User(
+        username=username, display_name=username, password_hash="x", role=str(role), units=list(units)
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+#: Birth of the OASI checklists below.
+BIRTH = dt.datetime(2026, 3, 2, 4, 30, tzinfo=dt.UTC)
+
+
+def oasi_answers(**changes: Any) -> dict[str, list[Any]]:
+    """An OASI care bundle 2.0.0 checklist of a spontaneous vaginal birth meeting all four practices, no
+    episiotomy indicated or performed; ``changes`` replace answers (``None`` removes one)."""
+    found: dict[str, Any] = {
+        "birth-time": BIRTH,
+        "birth-mode": "spontaneous-vaginal",
+        "antenatal-discussion": "yes",
+        "mpp": "yes",
+        "episiotomy-indication": "not-indicated",
+        "episiotomy-performed": "no",
+        "perineal-examination": "yes",
+        "perineal-trauma": ["first-degree", "buttonhole"],
+    }
+    found.update({key.replace("_", "-"): value for key, value in changes.items()})
+    return {
+        key: value if isinstance(value, list) else [value]
+        for key, value in found.items()
+        if value is not None
+    }
+
+
+#: Referral of the FREED checklists below.
+REFERRAL = dt.datetime(2026, 2, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def freed_answers(**changes: Any) -> dict[str, list[Any]]:
+    """A FREED 2.0.0 draft: a 19-year-old referred at :data:`REFERRAL`, eligible, illness of 1 year."""
+    found: dict[str, Any] = {
+        "referral-received": REFERRAL,
+        "date-of-birth": dt.date(2006, 6, 15),
+        "onset-date": dt.date(2025, 1, 1),
+        "previous-treatment": "no",
+        "diagnosis": "anorexia-nervosa",
+        "freed-eligible": "yes",
+    }
+    found.update({key.replace("_", "-"): value for key, value in changes.items()})
+    return {key: [value] for key, value in found.items() if value is not None}

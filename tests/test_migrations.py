@@ -31,10 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from service import create_app
 from service.extensions import db
-from service.models import Checklist, Site, Unit
+from service.models import Checklist, ChecklistChange, Site, Unit
 
 POSTGRES_URL = os.environ.get("CARELOOP_TEST_DATABASE_URL", "")
 MODEL_TABLES = {
@@ -44,6 +45,7 @@ MODEL_TABLES = {
     "user_account",
     "user_unit",
     "checklist",
+    "checklist_change",
     "answer",
     "element_outcome",
     "rule_outcome",
@@ -156,6 +158,9 @@ def test_upgrade_can_be_written_out_as_postgresql_sql(capsys: pytest.CaptureFixt
     assert "CREATE TABLE rule_outcome" in sql
     assert "ADD CONSTRAINT uq_answer_checklist_element_instance_position UNIQUE" in sql
     assert "UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001'" in sql
+    assert "CREATE TABLE checklist_change" in sql
+    assert "CONSTRAINT uq_checklist_change_checklist_based_on UNIQUE (checklist_id, based_on)" in sql
+    assert "UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002'" in sql
 
 
 # -- 0002: answers in repeating group instances -----------------------------------------------------------
@@ -252,3 +257,91 @@ def test_downgrade_refuses_to_lose_what_0001_cannot_hold(
     assert "cannot downgrade to 0001" in caplog.text
     assert {"rule_outcome", "composite_outcome", "check_result"} <= _tables()
     assert _answer_unique_constraints() == {"uq_answer_checklist_element_instance_position"}
+
+
+# -- 0003: checklist changes ------------------------------------------------------------------------------
+
+
+def test_downgrade_refuses_to_drop_stored_checklist_changes(
+    migration_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    upgrade()
+    checklist_id = uuid.uuid4()
+    with db.engine.begin() as connection:
+        connection.execute(insert(Site.__table__).values(id=1, code="S1", name="Site"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        connection.execute(
+            insert(Checklist.__table__).values(
+                id=checklist_id,
+                care_bundle_id="oasi-care-bundle",
+                care_bundle_version="2.0.0",
+                unit_id=1,
+                patient_identifier="1",
+                patient_identifier_system="urn:local",
+            )
+        )
+        connection.execute(
+            insert(ChecklistChange.__table__).values(
+                checklist_id=checklist_id,
+                version=2,
+                based_on=1,
+                operation="complete",
+                payload_sha256="0" * 64,
+                status="completed",
+                snapshot={"resourceType": "QuestionnaireResponse"},
+            )
+        )
+
+    with caplog.at_level(logging.ERROR, logger="flask_migrate"), pytest.raises(SystemExit):
+        downgrade(revision="0002")
+
+    assert "cannot downgrade to 0002: 1 checklist change(s)" in caplog.text
+    assert "checklist_change" in _tables()
+    with db.engine.begin() as connection:
+        connection.execute(sql("DELETE FROM checklist_change"))
+    downgrade(revision="0002")
+    assert "checklist_change" not in _tables()
+
+
+@pytest.mark.parametrize(
+    ("values", "constraint"),
+    [
+        ({"operation": "amend", "reason": None}, "ck_checklist_change_reason_when_required"),
+        ({"operation": "complete", "reason": "free text"}, "ck_checklist_change_reason_when_required"),
+        ({"status": "completed", "snapshot": None}, "ck_checklist_change_snapshot_when_final"),
+        (
+            {"status": "in-progress", "snapshot": {"resourceType": "QuestionnaireResponse"}},
+            "snapshot_when_final",
+        ),
+        ({"version": 1, "based_on": 1}, "ck_checklist_change_version_after_base"),
+    ],
+    ids=["amend-without-reason", "reason-on-complete", "final-without-snapshot", "draft-snapshot", "no-step"],
+)
+def test_checklist_change_constraints(migration_app: Flask, values: dict[str, Any], constraint: str) -> None:
+    upgrade()
+    checklist_id = uuid.uuid4()
+    row = {
+        "checklist_id": checklist_id,
+        "version": 2,
+        "based_on": 1,
+        "operation": "complete",
+        "payload_sha256": "0" * 64,
+        "status": "completed",
+        "snapshot": {"resourceType": "QuestionnaireResponse"},
+        **values,
+    }
+    with db.engine.begin() as connection:
+        connection.execute(insert(Site.__table__).values(id=1, code="S1", name="Site"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        connection.execute(
+            insert(Checklist.__table__).values(
+                id=checklist_id,
+                care_bundle_id="oasi-care-bundle",
+                care_bundle_version="2.0.0",
+                unit_id=1,
+                patient_identifier="1",
+                patient_identifier_system="urn:local",
+            )
+        )
+    with pytest.raises(IntegrityError, match=constraint), db.engine.begin() as connection:
+        connection.execute(insert(ChecklistChange.__table__).values(**row))

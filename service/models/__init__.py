@@ -2,7 +2,8 @@
 
 Tables: ``site``, ``unit``, ``unit_care_bundle``, ``user_account``, ``user_unit``, ``checklist``, ``answer``,
 the judgement of a checklist (``element_outcome``, ``rule_outcome``, ``composite_outcome``, ``check_result``),
-``delivery`` (the outbox) and ``audit_event``. Every timestamp is timezone-aware UTC
+the history of each checklist (``checklist_change``, with the snapshot of every final version), ``delivery``
+(the outbox) and ``audit_event``. Every timestamp is timezone-aware UTC
 (:class:`~service.models.base.TZDateTime`); schema changes go through Alembic (``migrations/``).
 """
 
@@ -12,6 +13,7 @@ from fhir_adapters.vocabulary import NHS_NUMBER_SYSTEM
 from service.checklists.outcomes import Outcome, TimingStatus
 from service.models.audit import AuditAction, AuditEvent, AuditOutcome
 from service.models.base import TZDateTime, utcnow
+from service.models.changes import REASONED_OPERATIONS, ChangeOperation, ChecklistChange
 from service.models.checklists import (
     FINAL_STATUSES,
     Answer,
@@ -29,12 +31,15 @@ from service.models.organisation import Role, Site, Unit, UnitCareBundle, User, 
 __all__ = [
     "FINAL_STATUSES",
     "NHS_NUMBER_SYSTEM",
+    "REASONED_OPERATIONS",
     "Answer",
     "AuditAction",
     "AuditEvent",
     "AuditOutcome",
+    "ChangeOperation",
     "CheckFailure",
     "Checklist",
+    "ChecklistChange",
     "ChecklistSource",
     "ChecklistStatus",
     "CompositeResult",
