@@ -19,6 +19,7 @@ from service.fhir_api import register_error_handlers
 from service.home import bp as home_bp
 from service.home.frontend import init_frontend
 from service.home.security import init_security_headers
+from service.ward import bp as ward_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -33,6 +34,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "loader": ChoiceLoader([app.create_global_jinja_loader(), PackageLoader("nhsuk_frontend_jinja")]),
         "undefined": ChainableUndefined,
         "autoescape": True,
+        # The macros indent generously: without this a checklist page is mostly whitespace.
+        "trim_blocks": True,
+        "lstrip_blocks": True,
     }
 
     db.init_app(app)
@@ -43,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)
+    app.register_blueprint(ward_bp)
     # /fhir is a token-authenticated API: its clients send no cookies, so there is no request to forge.
     init_auth(app, csrf_exempt=(fhir_bp,))
     register_error_handlers(app)

@@ -164,6 +164,11 @@ def _date(form: FormData, name: str) -> dt.date | None:
         raise ValueError("Enter a real date, for example 27 3 2025") from error
 
 
+def read_date_time(form: FormData, name: str, zone: ZoneInfo) -> dt.datetime | None:
+    """The date-time of fields ``{name}-day|month|year|time`` in ``zone``; None when all are empty."""
+    return _date_time(form, name, zone)
+
+
 def _date_time(form: FormData, name: str, zone: ZoneInfo) -> dt.datetime | None:
     day = _date(form, name)
     (time,) = _parts(form, name, "time")

@@ -1,0 +1,144 @@
+// The checklist page, enhanced: questions appear and disappear as answers change, and calculated values
+// update, decided by the browser copy of the care bundle rules (careloop-rules.js, tested against the
+// same rule cases as the server). Without JavaScript the page still works: the server re-renders what
+// applies on every save. The server stays the judge: nothing here is saved or trusted.
+
+import { evaluate } from "./careloop-rules.js";
+import { dayNumber, isoDay, isoUtc, midnight } from "./rules/time.js";
+
+const form = document.querySelector("form.careloop-checklist");
+
+/** The value of one form field (the first, or every one for checkboxes). */
+function values(name) {
+  const found = [];
+  for (const input of form.querySelectorAll(`[name="${CSS.escape(name)}"]`)) {
+    if ((input.type === "radio" || input.type === "checkbox") && !input.checked) continue;
+    if (input.value.trim()) found.push(input.value.trim());
+  }
+  return found;
+}
+
+/** A date from the three NHS.UK date fields, as YYYY-MM-DD, or null. */
+function dateOf(name) {
+  const [day, month, year] = ["day", "month", "year"].map((part) => values(`${name}-${part}`)[0] ?? "");
+  if (!/^\d{1,2}$/.test(day) || !/^\d{1,2}$/.test(month) || !/^\d{4}$/.test(year)) return null;
+  const number = dayNumber(Number(year), Number(month), Number(day));
+  const text = isoDay(number);
+  return text === `${year}-${month.padStart(2, "0")}-${day.padStart(2, "0")}` ? number : null;
+}
+
+/** A date-time (local time of the care bundle's zone) as an ISO instant, or null. */
+function dateTimeOf(name, zone) {
+  const day = dateOf(name);
+  const time = /^(\d{1,2}):(\d{2})$/.exec(values(`${name}-time`)[0] ?? "");
+  if (day === null || !time) return null;
+  return isoUtc(midnight(day, zone) + (Number(time[1]) * 60 + Number(time[2])) * 60_000_000);
+}
+
+function read(element, name, zone) {
+  switch (element.type) {
+    case "date": {
+      const day = dateOf(name);
+      return day === null ? [] : [isoDay(day)];
+    }
+    case "dateTime": {
+      const moment = dateTimeOf(name, zone);
+      return moment === null ? [] : [moment];
+    }
+    case "boolean":
+      return values(name).slice(0, 1).map((value) => value === "true");
+    case "integer":
+      return values(name).filter((value) => /^-?\d{1,9}$/.test(value)).slice(0, 1).map(Number);
+    case "decimal":
+      return values(name).filter((value) => /^-?\d{1,12}(\.\d{1,10})?$/.test(value)).slice(0, 1);
+    case "choice":
+      return element.repeats ? values(name) : values(name).slice(0, 1);
+    default:
+      return values(name).slice(0, 1);
+  }
+}
+
+/** The answers the form holds now, in the shape ``evaluate`` takes (as service/ward/answers_form.py). */
+function answersOf(careBundle) {
+  const zone = careBundle.timezone ?? "Europe/London";
+  const answers = {};
+  const anchor = { id: careBundle.anchor.id, type: careBundle.anchor.type ?? "dateTime" };
+  answers[anchor.id] = read(anchor, `e-${anchor.id}`, zone);
+  const walk = (elements) => {
+    for (const element of elements) {
+      if (element.calculated) continue;
+      if (element.type === "group" && element.repeats) {
+        const count = Number(values(`g-${element.id}-count`)[0] ?? 0);
+        answers[element.id] = Array.from({ length: count }, (_, index) => {
+          const instance = {};
+          const inner = (items) => {
+            for (const item of items) {
+              if (item.type === "group") inner(item.items ?? []);
+              else if (item.type !== "display") instance[item.id] = read(item, `g-${element.id}-${index}-${item.id}`, zone);
+            }
+          };
+          inner(element.items ?? []);
+          return instance;
+        });
+      } else if (element.type === "group") {
+        walk(element.items ?? []);
+      } else if (element.type !== "display") {
+        answers[element.id] = read(element, `e-${element.id}`, zone);
+      }
+    }
+  };
+  walk(careBundle.elements);
+  return answers;
+}
+
+function show(value, element) {
+  if (value === null || value === undefined) return "Not known yet";
+  if (value === true) return "Yes";
+  if (value === false) return "No";
+  const unit = element?.unit ? ` ${typeof element.unit === "string" ? element.unit : element.unit.display}` : "";
+  return `${value}${unit}`;
+}
+
+function calculatedElements(careBundle) {
+  const found = {};
+  const walk = (elements) => {
+    for (const element of elements) {
+      if (element.calculated) found[element.id] = element;
+      walk(element.items ?? []);
+    }
+  };
+  walk(careBundle.elements);
+  return found;
+}
+
+async function enhance() {
+  const response = await fetch(form.dataset.definition, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const { careBundle, bankHolidays } = await response.json();
+  const calculated = calculatedElements(careBundle);
+  const update = () => {
+    let result;
+    try {
+      result = evaluate(careBundle, answersOf(careBundle), new Date(), { bankHolidays });
+    } catch {
+      return; // a half-typed value: keep the page as it is until it reads
+    }
+    for (const wrapper of form.querySelectorAll(".careloop-element[data-element]")) {
+      const id = wrapper.dataset.element;
+      if (id === careBundle.anchor.id) continue;
+      wrapper.hidden = !result.enabledInstances.has(`${id}#${wrapper.dataset.instance ?? ""}`);
+    }
+    for (const output of form.querySelectorAll("[data-calculated]")) {
+      const id = output.dataset.calculated;
+      output.textContent = show(result.calculated[id], calculated[id]);
+    }
+    form.dataset.rulesApplied = String(Number(form.dataset.rulesApplied ?? 0) + 1);
+  };
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+  update();
+}
+
+if (form) {
+  enhance();
+}

@@ -1,0 +1,241 @@
+"""What the checklist page shows: each element as a field (or read-only value), with its state.
+
+Built from the care bundle, the form values (what is typed, or what is stored), the judgement of the current
+answers (what is enabled, calculated values, outcomes, timing) and field errors. Templates render these
+plain objects with the NHS.UK macros; nothing here touches the request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.care_bundle import AnswerValue, CareBundle, Element
+from service.checklists import ElementOutcome, Evaluation, Outcome, TimingStatus
+from service.ward.answers_form import MAX_INSTANCES, field_name
+
+_NUMBER_TYPES = ("integer", "decimal")
+
+
+@dataclass
+class FieldView:
+    """One element on the page. ``kind`` picks the template: ``radios``, ``checkboxes``, ``boolean``,
+    ``number``, ``string``, ``text``, ``date``, ``datetime``, ``group``, ``repeating``, ``display``,
+    ``calculated``."""
+
+    element: Element
+    kind: str
+    name: str
+    enabled: bool
+    instance: int | None = None
+    values: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+    children: list[FieldView] = field(default_factory=list)
+    instances: list[list[FieldView]] = field(default_factory=list)
+    can_add: bool = False
+    calculated: str | None = None
+    outcome: ElementOutcome | None = None
+    badge: Badge | None = None
+
+    @property
+    def id(self) -> str:
+        return self.element.id
+
+    def value(self, suffix: str = "") -> str:
+        found = self.values.get(self.name + suffix, [])
+        return found[0] if found else ""
+
+    def checked(self, code: str) -> bool:
+        return code in self.values.get(self.name, [])
+
+    @property
+    def date_items(self) -> list[dict[str, Any]]:
+        """The day, month and year inputs of an NHS.UK date input for this element."""
+        return [
+            {
+                "name": f"{self.name}-{part}",
+                "id": f"{self.name}-{part}",
+                "label": label,
+                "value": self.value(f"-{part}"),
+                "width": width,
+            }
+            for part, label, width in (("day", "Day", 2), ("month", "Month", 2), ("year", "Year", 4))
+        ]
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The options as NHS.UK radio or checkbox items (an exclusive option unticks the others)."""
+        return [
+            {
+                "value": option.code,
+                "text": option.display,
+                "checked": self.checked(option.code),
+                **({"behaviour": "exclusive"} if option.exclusive else {}),
+            }
+            for option in self.element.options
+        ]
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A timing badge: ``tag`` is the NHS.UK tag colour, ``text`` what it says ("Due by 14:30")."""
+
+    tag: str
+    text: str
+
+
+def build_fields(
+    care_bundle: CareBundle,
+    values: Mapping[str, list[str]],
+    evaluation: Evaluation,
+    errors: Mapping[str, str],
+    now: dt.datetime,
+) -> list[FieldView]:
+    """The page's fields, in document order (the anchor first)."""
+    zone = ZoneInfo(care_bundle.timezone)
+    builder = _Builder(care_bundle, values, evaluation, errors, now, zone)
+    return [builder.field(care_bundle.anchor_element, None, None)] + [
+        builder.field(element, None, None) for element in care_bundle.elements
+    ]
+
+
+class _Builder:
+    def __init__(
+        self,
+        care_bundle: CareBundle,
+        values: Mapping[str, list[str]],
+        evaluation: Evaluation,
+        errors: Mapping[str, str],
+        now: dt.datetime,
+        zone: ZoneInfo,
+    ) -> None:
+        self.care_bundle = care_bundle
+        self.values = values
+        self.evaluation = evaluation
+        self.errors = errors
+        self.now = now
+        self.zone = zone
+        self.outcomes = {outcome.element_id: outcome for outcome in evaluation.outcomes}
+
+    def field(self, element: Element, group: str | None, instance: int | None) -> FieldView:
+        name = field_name(element.id, group, instance)
+        enabled = (element.id, instance) in self.evaluation.enabled_instances or (
+            element.id == self.care_bundle.anchor.id
+        )
+        view = FieldView(
+            element=element,
+            kind=_kind(element),
+            name=name,
+            enabled=enabled,
+            instance=instance,
+            values={
+                key: value for key, value in self.values.items() if key == name or key.startswith(name + "-")
+            },
+            error=self.errors.get(name),
+            outcome=self.outcomes.get(element.id) if instance is None else None,
+        )
+        if view.outcome is not None:
+            view.badge = badge(view.outcome, self.now, self.zone)
+        if element.calculated is not None:
+            view.calculated = _show(self.evaluation.calculated.get(element.id), element)
+        if element.is_repeating_group:
+            count = _count(self.values, element)
+            view.instances = [
+                [self.field(item, element.id, index) for item in element.items] for index in range(count)
+            ]
+            view.can_add = count < (element.max_repeats or MAX_INSTANCES)
+        elif element.type == "group":
+            view.children = [self.field(item, group, instance) for item in element.items]
+        return view
+
+
+def _count(values: Mapping[str, list[str]], element: Element) -> int:
+    raw = (values.get(f"g-{element.id}-count") or ["0"])[0]
+    return min(int(raw) if raw.isdigit() else 0, element.max_repeats or MAX_INSTANCES)
+
+
+def _kind(element: Element) -> str:
+    if element.calculated is not None:
+        return "calculated"
+    if element.is_repeating_group:
+        return "repeating"
+    if element.type == "choice":
+        return "checkboxes" if element.repeats else "radios"
+    if element.type in _NUMBER_TYPES:
+        return "number"
+    return {"dateTime": "datetime"}.get(element.type, element.type)
+
+
+def _show(value: AnswerValue | None, element: Element) -> str:
+    if value is None:
+        return "Not known yet"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    unit = f" {element.unit.display}" if element.unit else ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}{unit}"
+    return f"{value}{unit}"
+
+
+def badge(outcome: ElementOutcome, now: dt.datetime, zone: ZoneInfo) -> Badge | None:
+    """Due / overdue / in time / late, for an element with timing rules (local time of the care bundle)."""
+    status = outcome.timing_status
+    if status is None or outcome.outcome is Outcome.NOT_APPLICABLE:
+        return None
+    if status is TimingStatus.DUE and outcome.due_at is not None:
+        return Badge("blue", f"Due by {local_time(outcome.due_at, now, zone)}")
+    if status is TimingStatus.OVERDUE and outcome.due_at is not None:
+        return Badge("red", f"Overdue by {duration(now - outcome.due_at)}")
+    if status is TimingStatus.MET:
+        return Badge("green", "In time")
+    if status is TimingStatus.NOT_MET:
+        return Badge("orange", "Not in time")
+    return Badge("grey", "Time not known yet")
+
+
+def local_time(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo) -> str:
+    """``14:30`` today, ``Tue 3 Jun 14:30`` on another day (the care bundle's local time)."""
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M')}"
+
+
+def duration(delta: dt.timedelta) -> str:
+    """``2 h 10 min``, ``3 days 4 h``, ``45 min``, ``less than a minute``."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{minutes} min"
+
+
+def show_answer(element: Element, values: Sequence[Any], zone: ZoneInfo) -> str:
+    """An answer as people read it (the completed view and version history)."""
+    shown = []
+    for value in values:
+        option = element.option(value) if element.type == "choice" else None
+        if option is not None:
+            shown.append(option.display)
+        elif isinstance(value, bool):
+            shown.append("Yes" if value else "No")
+        elif isinstance(value, dt.datetime):
+            local = value.astimezone(zone)
+            shown.append(f"{local.day} {local.strftime('%B %Y, %H:%M')}")
+        elif isinstance(value, dt.date):
+            shown.append(f"{value.day} {value.strftime('%B %Y')}")
+        elif isinstance(value, Decimal):
+            shown.append(f"{value.normalize():f}")
+        else:
+            shown.append(str(value))
+    unit = f" {element.unit.display}" if element.unit and shown else ""
+    return ", ".join(shown) + unit
