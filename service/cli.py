@@ -63,7 +63,11 @@ demo_cli = AppGroup("demo", help="Demo data for trying Careloop out.")
 @demo_cli.command("load")
 def demo_load() -> None:
     """Create the demo site, units and users (idempotent). Refused in production: the passwords are public."""
-    from service.demo import load_demo_data
+    import dataclasses
+    import datetime as dt
+
+    from service.care_bundles import current_catalogue
+    from service.demo import load_demo_checklists, load_demo_data
     from service.extensions import db
 
     if current_app.config["ENV"] == "production":
@@ -74,7 +78,9 @@ def demo_load() -> None:
 
     summary = load_demo_data(db.session)
     db.session.commit()
-    click.echo(f"demo data: {summary}")
+    checklists = load_demo_checklists(db.session, current_catalogue(), dt.datetime.now(dt.UTC))
+    db.session.commit()
+    click.echo(f"demo data: {dataclasses.replace(summary, checklists_created=checklists)}")
 
 
 @demo_cli.command("logins")

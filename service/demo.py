@@ -1,11 +1,15 @@
-"""Demo data: one made-up trust with a maternity unit, an orthopaedic ward and an eating disorders service.
+"""Demo data: a made-up English trust with a unit for each programme, a made-up Scottish health board for
+InS:PIRE, their users, and a few open checklists of test patients.
 
-Everything here is fictitious: the site code ``DEMO1`` is not an ODS code, and the passwords are printed
-on the console by ``flask demo logins``. Never load it into a database that holds real patients.
+Everything here is fictitious: the site codes ``DEMO1`` and ``DEMO2`` are not ODS codes, the patients have
+NHS numbers from the 999 test range (and a CHI number made up to pass its check digit), and the passwords
+are printed on the console by ``flask demo logins``. Never load it into a database that holds real patients.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
@@ -13,16 +17,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session
 
 from service.auth.users import hash_password
-from service.models import Role, Site, Unit, User
+from service.care_bundles import CareBundleCatalogue
+from service.checklists import Actor, save_draft, start
+from service.models import Checklist, Role, Site, Unit, User
 
 DEMO_SITE_CODE: Final = "DEMO1"
 DEMO_SITE_NAME: Final = "Careloop Demo NHS Foundation Trust"
+DEMO_SCOTTISH_SITE_CODE: Final = "DEMO2"
+DEMO_SCOTTISH_SITE_NAME: Final = "Careloop Demo Health Board (Scotland)"
 
 
 class DemoUnit(NamedTuple):
     code: str
     name: str
     care_bundle_ids: tuple[str, ...]
+    site_code: str = DEMO_SITE_CODE
 
 
 #: The demo units and the care bundles (ids of ``bundles/*.yaml``) each offers.
@@ -30,7 +39,12 @@ DEMO_UNITS: Final = (
     DemoUnit("labour-ward", "Labour Ward and Birth Centre", ("oasi-care-bundle",)),
     DemoUnit("trauma-ortho", "Trauma and Orthopaedics Ward", ("hip-fracture-pathway",)),
     DemoUnit("freed", "FREED Eating Disorders Service", ("freed-triage",)),
+    DemoUnit("renal", "Renal Dialysis Unit", ("sharehd",)),
+    DemoUnit("camhs", "Child and Adolescent Mental Health Service", ("i-thrive",)),
+    DemoUnit("ltc-clinic", "Long-term Conditions Clinic", ("three-dlc",)),
+    DemoUnit("icu-follow-up", "ICU Recovery Clinic", ("inspire",), DEMO_SCOTTISH_SITE_CODE),
 )
+_SITES: Final = {DEMO_SITE_CODE: DEMO_SITE_NAME, DEMO_SCOTTISH_SITE_CODE: DEMO_SCOTTISH_SITE_NAME}
 
 
 class DemoLogin(NamedTuple):
@@ -45,6 +59,10 @@ DEMO_LOGINS: Final[list[DemoLogin]] = [
     DemoLogin("midwife", "demo-midwife", Role.CLINICIAN.value, "Midwife, Labour Ward and Birth Centre"),
     DemoLogin("nurse", "demo-nurse", Role.CLINICIAN.value, "Ward nurse, Trauma and Orthopaedics Ward"),
     DemoLogin("freed", "demo-freed", Role.CLINICIAN.value, "FREED clinician, Eating Disorders Service"),
+    DemoLogin(
+        "clinic", "demo-clinic", Role.CLINICIAN.value, "Clinician: renal unit, CAMHS, long-term conditions"
+    ),
+    DemoLogin("icu", "demo-icu-scot", Role.CLINICIAN.value, "ICU recovery clinician (Scotland), InS:PIRE"),
     DemoLogin("qilead", "demo-qilead", Role.QI_LEAD.value, "Quality improvement lead, all demo units"),
     DemoLogin("admin", "demo-admin", Role.ADMIN.value, "Administrator, all demo units"),
 ]
@@ -56,6 +74,8 @@ _DEMO_USERS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "midwife": ("Mia Midwife (demo)", ("labour-ward",)),
     "nurse": ("Nat Nurse (demo)", ("trauma-ortho",)),
     "freed": ("Fran Freed (demo)", ("freed",)),
+    "clinic": ("Cal Clinic (demo)", ("renal", "camhs", "ltc-clinic")),
+    "icu": ("Isla Icu (demo)", ("icu-follow-up",)),
     "qilead": ("Quinn Improvement (demo)", _ALL_UNITS),
     "admin": ("Ada Admin (demo)", _ALL_UNITS),
 }
@@ -70,17 +90,25 @@ class DemoSummary:
     users_created: int = 0
     #: Care bundle offers and user-unit memberships added.
     links_created: int = 0
+    checklists_created: int = 0
 
     @property
     def created(self) -> int:
-        return self.sites_created + self.units_created + self.users_created + self.links_created
+        return (
+            self.sites_created
+            + self.units_created
+            + self.users_created
+            + self.links_created
+            + self.checklists_created
+        )
 
     def __str__(self) -> str:
         if not self.created:
             return "already loaded, nothing created"
         return (
             f"created {self.sites_created} site(s), {self.units_created} unit(s), "
-            f"{self.users_created} user(s), {self.links_created} link(s)"
+            f"{self.users_created} user(s), {self.links_created} link(s), "
+            f"{self.checklists_created} open checklist(s)"
         )
 
 
@@ -92,18 +120,21 @@ def load_demo_data(session: Session | scoped_session[Any]) -> DemoSummary:
     """
     sites = units = users = links = 0
 
-    site = session.scalar(select(Site).where(Site.code == DEMO_SITE_CODE))
-    if site is None:
-        site = Site(code=DEMO_SITE_CODE, name=DEMO_SITE_NAME)
-        session.add(site)
-        sites += 1
+    by_site: dict[str, Site] = {}
+    for code, name in _SITES.items():
+        site = session.scalar(select(Site).where(Site.code == code))
+        if site is None:
+            site = Site(code=code, name=name)
+            session.add(site)
+            sites += 1
+        by_site[code] = site
 
-    units_by_code = {unit.code: unit for unit in site.units}
+    units_by_code = {unit.code: unit for site in by_site.values() for unit in site.units}
     for spec in DEMO_UNITS:
         unit = units_by_code.get(spec.code)
         if unit is None:
             unit = Unit(code=spec.code, name=spec.name)
-            site.units.append(unit)
+            by_site[spec.site_code].units.append(unit)
             units_by_code[spec.code] = unit
             units += 1
         for care_bundle_id in spec.care_bundle_ids:
@@ -130,3 +161,65 @@ def load_demo_data(session: Session | scoped_session[Any]) -> DemoSummary:
 
     session.flush()
     return DemoSummary(sites_created=sites, units_created=units, users_created=users, links_created=links)
+
+
+class DemoChecklist(NamedTuple):
+    """An open checklist of a test patient: ``hours_ago`` the anchor happened, with some answers."""
+
+    key: str
+    unit_code: str
+    care_bundle_id: str
+    nhs_number: str
+    hours_ago: int
+    answers: dict[str, list[Any]]
+
+
+#: Open checklists on the worklists, so the badges have something to show (NHS numbers: the 999 range).
+DEMO_CHECKLISTS: Final = (
+    DemoChecklist(
+        "oasi", "labour-ward", "oasi-care-bundle", "9990000018", 1, {"birth-mode": ["spontaneous-vaginal"]}
+    ),
+    DemoChecklist("hip", "trauma-ortho", "hip-fracture-pathway", "9990000026", 20, {"operated": ["yes"]}),
+    DemoChecklist(
+        "freed",
+        "freed",
+        "freed-triage",
+        "9990000034",
+        30,
+        {"previous-treatment": ["no"], "freed-eligible": ["yes"], "clinically-serious": ["no"]},
+    ),
+)
+
+
+def load_demo_checklists(
+    session: Session | scoped_session[Any], catalogue: CareBundleCatalogue, now: dt.datetime
+) -> int:
+    """Start the demo checklists that are not there yet (through the lifecycle, as the ward does)."""
+    created = 0
+    demo = Actor(user_id=None, client="careloop-demo", unit_ids=None)
+    for spec in DEMO_CHECKLISTS:
+        checklist_id = uuid.uuid5(uuid.NAMESPACE_URL, f"https://careloop.example/demo/{spec.key}")
+        if session.get(Checklist, checklist_id) is not None:
+            continue
+        unit = session.scalar(select(Unit).where(Unit.code == spec.unit_code))
+        entry = catalogue.get(spec.care_bundle_id)
+        if unit is None or entry is None:
+            continue
+        start(
+            session,
+            catalogue,
+            demo,
+            checklist_id=checklist_id,
+            care_bundle_id=spec.care_bundle_id,
+            version=None,
+            unit=unit,
+            patient_kind="nhs-number",
+            patient_value=spec.nhs_number,
+            patient_system=None,
+            encounter=None,
+            anchor_time=now - dt.timedelta(hours=spec.hours_ago),
+            now=now,
+        )
+        save_draft(session, catalogue, demo, checklist_id, base_version=1, answers=spec.answers, now=now)
+        created += 1
+    return created

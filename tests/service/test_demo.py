@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from service.demo import DEMO_LOGINS, DEMO_SITE_CODE, DEMO_UNITS, DemoSummary, load_demo_data
+from service.demo import (
+    DEMO_CHECKLISTS,
+    DEMO_LOGINS,
+    DEMO_SCOTTISH_SITE_CODE,
+    DEMO_SITE_CODE,
+    DEMO_UNITS,
+    DemoSummary,
+    load_demo_checklists,
+    load_demo_data,
+)
 from service.models import Role, Site, Unit, UnitCareBundle, User, user_unit
 
 
@@ -24,12 +33,12 @@ def test_loading_twice_creates_nothing_new(session: Session) -> None:
     counts = row_counts(session)
     second = load_demo_data(session)
 
-    assert (first.sites_created, first.units_created, first.users_created) == (1, 3, 5)
+    assert (first.sites_created, first.units_created, first.users_created) == (2, 7, 7)
     assert first.links_created > 0
     assert second == DemoSummary()
     assert second.created == 0
     assert str(second) == "already loaded, nothing created"
-    assert "created 1 site(s), 3 unit(s), 5 user(s)" in str(first)
+    assert "created 2 site(s), 7 unit(s), 7 user(s)" in str(first)
     assert row_counts(session) == counts
 
 
@@ -51,7 +60,7 @@ def test_every_demo_login_works_with_its_role_and_units(session: Session) -> Non
         assert user.role == login.role
         assert user.active
         assert user.units, f"{login.username} works in no unit"
-        assert {unit.site.code for unit in user.units} == {DEMO_SITE_CODE}
+        assert {unit.site.code for unit in user.units} <= {DEMO_SITE_CODE, DEMO_SCOTTISH_SITE_CODE}
     roles = {login.role for login in DEMO_LOGINS}
     assert roles == {role.value for role in Role}
 
@@ -83,9 +92,29 @@ def test_logins_are_printable_tuples() -> None:
 def test_demo_units_offer_care_bundles_that_exist(app: Flask, session: Session) -> None:
     load_demo_data(session)
     registry = app.extensions["care_bundles"]
-    site = session.scalars(select(Site).where(Site.code == DEMO_SITE_CODE)).one()
-    assert sorted(unit.code for unit in site.units) == sorted(unit.code for unit in DEMO_UNITS)
-    for unit in site.units:
+    units = [unit for site in session.scalars(select(Site)) for unit in site.units]
+    assert sorted(unit.code for unit in units) == sorted(unit.code for unit in DEMO_UNITS)
+    for unit in units:
+        assert unit.site.code == next(spec.site_code for spec in DEMO_UNITS if spec.code == unit.code)
         assert unit.care_bundle_ids
         for care_bundle_id in unit.care_bundle_ids:
             assert registry.get(care_bundle_id) is not None, f"{unit.code} offers unknown {care_bundle_id}"
+
+
+def test_demo_checklists_are_open_on_their_units_once(app: Flask, session: Session) -> None:
+    import datetime as dt
+
+    from service.care_bundles import current_catalogue
+    from service.models import Checklist, ChecklistStatus
+
+    load_demo_data(session)
+    now = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+    assert load_demo_checklists(session, current_catalogue(), now) == len(DEMO_CHECKLISTS)
+    assert load_demo_checklists(session, current_catalogue(), now) == 0
+    checklists = session.scalars(select(Checklist)).all()
+    assert {checklist.patient_identifier for checklist in checklists} == {
+        spec.nhs_number for spec in DEMO_CHECKLISTS
+    }
+    assert all(checklist.patient_identifier.startswith("999") for checklist in checklists)
+    assert all(checklist.status == ChecklistStatus.IN_PROGRESS for checklist in checklists)
+    assert all(checklist.version == 2 for checklist in checklists)
