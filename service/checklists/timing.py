@@ -22,7 +22,7 @@ from service.checklists.outcomes import Outcome, TimingStatus
 
 #: ``holidays`` subdivisions of the United Kingdom per working-day calendar (England and Wales share
 #: their bank holidays).
-_SUBDIVISIONS = {"england-and-wales": "ENG", "scotland": "SCT"}
+CALENDAR_SUBDIVISIONS = {"england-and-wales": "ENG", "scotland": "SCT"}
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,13 @@ _TICK = dt.timedelta(microseconds=1)
 
 
 @cache
-def _bank_holidays(calendar: str, year: int) -> frozenset[dt.date]:
-    return frozenset(holidays.country_holidays("GB", subdiv=_SUBDIVISIONS[calendar], years=year))
+def bank_holidays(calendar: str, year: int) -> frozenset[dt.date]:
+    """The bank holidays of ``calendar`` (``england-and-wales`` or ``scotland``) in ``year``."""
+    return frozenset(holidays.country_holidays("GB", subdiv=CALENDAR_SUBDIVISIONS[calendar], years=year))
 
 
 def is_working_day(day: dt.date, calendar: str) -> bool:
-    return day.weekday() < 5 and day not in _bank_holidays(calendar, day.year)
+    return day.weekday() < 5 and day not in bank_holidays(calendar, day.year)
 
 
 def nth_working_day_after(day: dt.date, count: int, calendar: str) -> dt.date:

@@ -29,7 +29,7 @@ from service.checklists import (
     save_draft,
     snapshot,
 )
-from service.checklists.timing import _bank_holidays
+from service.checklists.timing import bank_holidays
 from service.errors import CareloopError, InvalidInput, StaleVersion, Unprocessable
 from service.extensions import db
 from service.models import AuditAction, ChecklistStatus
@@ -253,7 +253,7 @@ def _definition_json(care_bundle: Any) -> str:
     today = now().year
     years = range(today - 2, today + 3)
     holidays = {
-        calendar: sorted(day.isoformat() for year in years for day in _bank_holidays(calendar, year))
+        calendar: sorted(day.isoformat() for year in years for day in bank_holidays(calendar, year))
         for calendar in ("england-and-wales", "scotland")
     }
     return json.dumps({"careBundle": json.loads(care_bundle.definition_json), "bankHolidays": holidays})

@@ -5,7 +5,7 @@
 working-day rules use (``service.checklists.timing``), so it cannot drift silently when ``holidays`` changes.
 Regenerate it (from the repository root) with::
 
-    .venv/bin/python tests/service/checklists/test_bank_holidays_data.py \
+    .venv/bin/python tests/service/checklists/testbank_holidays_data.py \
         > tests/data/rule_cases/bank_holidays.json
 """
 
@@ -15,24 +15,24 @@ import json
 from pathlib import Path
 
 from schemas.care_bundle.model import CALENDARS
-from service.checklists.timing import _SUBDIVISIONS, _bank_holidays
+from service.checklists.timing import CALENDAR_SUBDIVISIONS, bank_holidays
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "rule_cases" / "bank_holidays.json"
 YEARS = range(2024, 2028)
 
 
-def servers_bank_holidays() -> dict[str, list[str]]:
+def serversbank_holidays() -> dict[str, list[str]]:
     """Calendar -> the ISO dates the server's working-day rules skip in ``YEARS``, sorted."""
     return {
-        calendar: sorted(day.isoformat() for year in YEARS for day in _bank_holidays(calendar, year))
+        calendar: sorted(day.isoformat() for year in YEARS for day in bank_holidays(calendar, year))
         for calendar in CALENDARS
     }
 
 
-def test_bank_holidays_file_equals_the_servers_calendars() -> None:
+def testbank_holidays_file_equals_the_servers_calendars() -> None:
     shipped = json.loads(DATA.read_text(encoding="utf-8"))
-    assert set(CALENDARS) == set(_SUBDIVISIONS)
-    assert shipped == servers_bank_holidays(), (
+    assert set(CALENDARS) == set(CALENDAR_SUBDIVISIONS)
+    assert shipped == serversbank_holidays(), (
         f"{DATA.name} differs from the holidays package: regenerate it (see this module's docstring)"
     )
 
@@ -45,4 +45,4 @@ def test_every_year_is_covered() -> None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(servers_bank_holidays(), indent=2))
+    print(json.dumps(serversbank_holidays(), indent=2))
