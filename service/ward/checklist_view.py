@@ -94,10 +94,12 @@ def build_fields(
     evaluation: Evaluation,
     errors: Mapping[str, str],
     now: dt.datetime,
+    answers: Mapping[str, Sequence[Any]] | None = None,
 ) -> list[FieldView]:
-    """The page's fields, in document order (the anchor first)."""
+    """The page's fields, in document order (the anchor first). ``answers`` are those ``evaluation``
+    judged: they say which repeating group instances hold no answer yet (see :func:`instance_positions`)."""
     zone = ZoneInfo(care_bundle.timezone)
-    builder = _Builder(care_bundle, values, evaluation, errors, now, zone)
+    builder = _Builder(care_bundle, values, evaluation, errors, now, zone, answers or {})
     return [builder.field(care_bundle.anchor_element, None, None)] + [
         builder.field(element, None, None) for element in care_bundle.elements
     ]
@@ -112,8 +114,13 @@ class _Builder:
         errors: Mapping[str, str],
         now: dt.datetime,
         zone: ZoneInfo,
+        answers: Mapping[str, Sequence[Any]],
     ) -> None:
         self.care_bundle = care_bundle
+        groups = set(care_bundle.repeating_group_of.values())
+        self.positions = {
+            group: instance_positions(instances) for group, instances in answers.items() if group in groups
+        }
         self.values = values
         self.evaluation = evaluation
         self.errors = errors
@@ -123,9 +130,7 @@ class _Builder:
 
     def field(self, element: Element, group: str | None, instance: int | None) -> FieldView:
         name = field_name(element.id, group, instance)
-        enabled = (element.id, instance) in self.evaluation.enabled_instances or (
-            element.id == self.care_bundle.anchor.id
-        )
+        enabled = self._enabled(element, group, instance) or element.id == self.care_bundle.anchor.id
         view = FieldView(
             element=element,
             kind=_kind(element),
@@ -151,6 +156,32 @@ class _Builder:
         elif element.type == "group":
             view.children = [self.field(item, group, instance) for item in element.items]
         return view
+
+    def _enabled(self, element: Element, group: str | None, instance: int | None) -> bool:
+        enabled = self.evaluation.enabled_instances
+        if group is None or instance is None:
+            return (element.id, instance) in enabled
+        positions = self.positions.get(group)
+        position = positions[instance] if positions is not None and instance < len(positions) else instance
+        if position is None:
+            # An instance with no answer yet (just added) is not judged: show its unconditional questions
+            # while its group is shown; a conditional one appears once the instance holds answers.
+            return (group, None) in enabled and not element.enable_when
+        return (element.id, position) in enabled
+
+
+def instance_positions(instances: Sequence[Any]) -> list[int | None]:
+    """Each form instance's position among the instances ``evaluate`` judges, which leaves out those with
+    no answer (None here): ``[{}, {"a": [1]}]`` -> ``[None, 0]``."""
+    positions: list[int | None] = []
+    judged = 0
+    for instance in instances:
+        if isinstance(instance, Mapping) and any(instance.values()):
+            positions.append(judged)
+            judged += 1
+        else:
+            positions.append(None)
+    return positions
 
 
 def _count(values: Mapping[str, list[str]], element: Element) -> int:

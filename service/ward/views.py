@@ -141,14 +141,17 @@ def submit(raw_id: str) -> ResponseReturnValue:
             checklist, values, errors, parsed.answers, status=422, amending=amending, refused=error
         )
     db.session.commit()
+    if action.startswith(("add-", "remove-")):
+        # The new instance holds no answer yet, so the store keeps no trace of it: a redirect would lose
+        # it. Show the form as posted (saved, at the new version), with the instance added.
+        return _form_page(checklist, values, {}, parsed.answers)
     if action == "complete":
         flash("Checklist completed. It will be sent to the patient's record.", "success")
     elif action == "amend":
         flash("Checklist amended.", "success")
     elif action == "save":
         flash("Draft saved on the server.", "success")
-    anchor = f"#{action.split('-', 1)[1]}" if action.startswith(("add-", "remove-")) else ""
-    return redirect(url_for("ward.checklist", raw_id=str(checklist.id)) + anchor, 303)
+    return redirect(url_for("ward.checklist", raw_id=str(checklist.id)), 303)
 
 
 @bp.get("/checklists/<raw_id>/amend")
@@ -326,7 +329,7 @@ def _form_page(
     care_bundle = entry.care_bundle
     when = now()
     evaluation = evaluate(care_bundle, answers, when)
-    fields = build_fields(care_bundle, values, evaluation, errors, when)
+    fields = build_fields(care_bundle, values, evaluation, errors, when, answers)
     stored = base_answers if base_answers is not None else _stored_answers(checklist)
     base = encode_base(form_values(care_bundle, stored))
     return render_template(

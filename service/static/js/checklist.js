@@ -49,8 +49,11 @@ function read(element, name, zone) {
       return values(name).slice(0, 1).map((value) => value === "true");
     case "integer":
       return values(name).filter((value) => /^-?\d{1,9}$/.test(value)).slice(0, 1).map(Number);
-    case "decimal":
-      return values(name).filter((value) => /^-?\d{1,12}(\.\d{1,10})?$/.test(value)).slice(0, 1);
+    case "decimal": // a number, as the rules take it (a string is refused, and the page went stale)
+      return values(name)
+        .filter((value) => /^-?\d{1,12}(\.\d{1,10})?$/.test(value))
+        .slice(0, 1)
+        .map(Number);
     case "choice":
       return element.repeats ? values(name) : values(name).slice(0, 1);
     default:
@@ -111,22 +114,64 @@ function calculatedElements(careBundle) {
   return found;
 }
 
+/** Every element inside a repeating group: its group's id, and whether it has a condition of its own. */
+function groupedElements(careBundle) {
+  const found = {};
+  const walk = (elements, group) => {
+    for (const element of elements) {
+      if (group) found[element.id] = { group, conditional: Boolean(element.enable_when?.length) };
+      walk(element.items ?? [], element.type === "group" && element.repeats ? element.id : group);
+    }
+  };
+  walk(careBundle.elements, null);
+  return found;
+}
+
+/**
+ * Each form instance's position among the instances the rules judge, which leave out an instance with no
+ * answer yet (as the server does): null for such an instance. ``[{}, {a: [1]}]`` -> ``[null, 0]``.
+ */
+function instancePositions(instances) {
+  let judged = 0;
+  return instances.map((instance) =>
+    Object.values(instance).some((values) => values.length > 0) ? judged++ : null,
+  );
+}
+
+/** Is this wrapper's element shown? As service/ward/checklist_view.py decides on the server. */
+function shown(result, grouped, positions, id, instance) {
+  if (instance === "") return result.enabledInstances.has(`${id}#`);
+  const group = grouped[id]?.group;
+  const position = positions[group]?.[Number(instance)];
+  if (position === null) {
+    // An instance just added, with no answer yet: its unconditional questions, while its group is shown.
+    return result.enabledInstances.has(`${group}#`) && !grouped[id].conditional;
+  }
+  return result.enabledInstances.has(`${id}#${position ?? instance}`);
+}
+
 async function enhance() {
   const response = await fetch(form.dataset.definition, { credentials: "same-origin" });
   if (!response.ok) return;
   const { careBundle, bankHolidays } = await response.json();
   const calculated = calculatedElements(careBundle);
+  const grouped = groupedElements(careBundle);
   const update = () => {
     let result;
+    const answers = answersOf(careBundle);
     try {
-      result = evaluate(careBundle, answersOf(careBundle), new Date(), { bankHolidays });
+      result = evaluate(careBundle, answers, new Date(), { bankHolidays });
     } catch {
       return; // a half-typed value: keep the page as it is until it reads
+    }
+    const positions = {};
+    for (const group of new Set(Object.values(grouped).map((item) => item.group))) {
+      positions[group] = instancePositions(answers[group] ?? []);
     }
     for (const wrapper of form.querySelectorAll(".careloop-element[data-element]")) {
       const id = wrapper.dataset.element;
       if (id === careBundle.anchor.id) continue;
-      wrapper.hidden = !result.enabledInstances.has(`${id}#${wrapper.dataset.instance ?? ""}`);
+      wrapper.hidden = !shown(result, grouped, positions, id, wrapper.dataset.instance ?? "");
     }
     for (const output of form.querySelectorAll("[data-calculated]")) {
       const id = output.dataset.calculated;

@@ -379,3 +379,74 @@ def test_posts_need_the_csrf_token(
     client: FlaskClient, unit: Unit, midwife: User, csrf_enabled: None
 ) -> None:
     assert client.post("/ward/start", data={"choice": f"{unit.id}:oasi-care-bundle"}).status_code == 400
+
+
+def wrapper_hidden(page: str, name: str) -> bool:
+    found = re.search(rf'<div class="careloop-element" id="{re.escape(name)}-wrapper"[^>]*>', page)
+    assert found is not None, f"no {name} on the page"
+    return found[0].endswith(" hidden>")
+
+
+def test_adding_a_repeating_group_instance_shows_it_ready_to_fill_in(
+    client: FlaskClient,
+    session: Session,
+    make_user: Callable[..., User],
+    sign_in: Callable[..., Any],
+) -> None:
+    """Found by the browser tests: "Add ..." saved and redirected, and the new instance, holding no answer,
+    was not stored, so it never appeared; and the questions of an instance with no answer were hidden."""
+    renal = make_unit_offering(session, "sharehd", code="renal")
+    make_user("nurse", role=Role.CLINICIAN, units=[renal])
+    assert sign_in("nurse").status_code == 303
+    url = client.post(
+        "/ward/start",
+        data={
+            "choice": f"{renal.id}:sharehd",
+            "patient_kind": "nhs-number",
+            "patient_value": NHS,
+            "anchor-day": "27",
+            "anchor-month": "3",
+            "anchor-year": "2026",
+            "anchor-time": "09:00",
+            "action": "start",
+            "checklist_id": str(uuid.uuid4()),
+        },
+    ).headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    offered = {"e-shc-offered": "offered-taken-up"}
+    added = client.post(
+        url, data={"version": version_of(page), "action": "add-tasks", "g-tasks-count": "0", **offered}
+    )
+    assert added.status_code == 200  # saved, and the form shown again with one more instance
+    body = added.get_data(as_text=True)
+    assert 'id="tasks-0"' in body
+    assert not wrapper_hidden(body, "g-tasks-0-task-name")
+    assert not wrapper_hidden(body, "g-tasks-0-task-status")
+    assert wrapper_hidden(body, "g-tasks-0-retraining")  # conditional: shown once the status is competent
+    assert int(version_of(body)) == int(version_of(page)) + 1
+    checklist = session.scalars(select(Checklist)).one()
+    assert checklist.version == int(version_of(body))
+
+    # An empty instance before an answered one: each instance's questions follow its own answers.
+    again = client.post(
+        url,
+        data={
+            "version": version_of(body),
+            "action": "add-tasks",
+            "g-tasks-count": "2",
+            "g-tasks-1-task-name": "Needling",
+            "g-tasks-1-task-status": "competent",
+            **offered,
+        },
+    )
+    assert again.status_code == 200
+    body = again.get_data(as_text=True)
+    assert 'id="tasks-2"' in body
+    assert not wrapper_hidden(body, "g-tasks-0-task-name")
+    assert wrapper_hidden(body, "g-tasks-0-retraining")
+    assert not wrapper_hidden(body, "g-tasks-1-retraining")
+    assert wrapper_hidden(body, "g-tasks-2-retraining")
+    saved = client.get(url).get_data(as_text=True)  # stored: the answered instance only
+    assert 'id="tasks-0"' in saved
+    assert 'id="tasks-1"' not in saved
+    assert 'value="Needling"' in saved
