@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint typecheck pytest jstest bench clean
+.PHONY: run test lint typecheck pytest jstest bench bench-ward clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,14 @@ pytest: $(VENV)/.installed-dev node_modules/.installed
 jstest: node_modules/.installed
 	npm test --silent
 
-bench: $(VENV)/.installed-dev
+# bench.ward first: it always exits 0 (it reports its goals), bench.validate exits 1 on a missed goal.
+bench: $(VENV)/.installed-dev node_modules/.installed
+	$(BIN)/python -m bench.ward
 	$(BIN)/python -m bench.validate
+
+# The ward pages under gunicorn: a new SQLite file, or CARELOOP_DATABASE_URL (a throwaway database).
+bench-ward: $(VENV)/.installed-dev node_modules/.installed
+	$(BIN)/python -m bench.ward
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -19,6 +19,7 @@ from service.fhir_api import register_error_handlers
 from service.home import bp as home_bp
 from service.home.frontend import init_frontend
 from service.home.security import init_security_headers
+from service.server_timing import init_server_timing
 from service.ward import bp as ward_bp
 
 
@@ -39,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "lstrip_blocks": True,
     }
 
+    init_server_timing(app)  # first: its timer wraps every other request hook
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     init_care_bundles(app)

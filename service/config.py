@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     #: The built NHS.UK frontend (``npm ci`` puts it here); served under ``/assets/nhsuk/``.
     "NHSUK_FRONTEND_DIR": str(PROJECT_ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"),
+    #: Seconds a browser reuses a file of ``/static`` or ``/assets/nhsuk`` without asking (``Cache-Control:
+    #: public, max-age``); then it revalidates with the ETag (304 if unchanged). Flask's own setting: it
+    #: applies to every file the app sends, and those two folders are all it sends.
+    "SEND_FILE_MAX_AGE_DEFAULT": 3600,
     # The session cookie: never readable by scripts, not sent on cross-site sub-requests or POSTs, and only
     # over HTTPS outside development and testing (None: decided by ENV in ``configure``).
     "SESSION_COOKIE_HTTPONLY": True,
