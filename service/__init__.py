@@ -13,7 +13,7 @@ from service.auth import init_auth
 from service.care_bundles import init_care_bundles
 from service.cli import register_cli
 from service.config import PROJECT_ROOT, configure
-from service.extensions import db, migrate
+from service.extensions import db, init_read_only_requests, migrate
 from service.fhir_api import bp as fhir_bp
 from service.fhir_api import register_error_handlers
 from service.home import bp as home_bp
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     init_server_timing(app)  # first: its timer wraps every other request hook
     db.init_app(app)
+    init_read_only_requests(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     init_care_bundles(app)
     init_frontend(app)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from contextvars import ContextVar
 from typing import Any
 
+from flask import Flask, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, Engine, MetaData, event
@@ -47,6 +49,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: True while the current request only reads: SQLite transactions then begin deferred (see below).
+_READS_ONLY: ContextVar[bool] = ContextVar("careloop_sqlite_reads_only", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(connection: Connection) -> None:
     """SQLite: take the write lock when the transaction begins, not at its first write.
@@ -54,7 +60,28 @@ def _sqlite_on_begin(connection: Connection) -> None:
     A deferred transaction that reads and then writes cannot wait for the lock if another connection
     committed in between (SQLite answers "database is locked" at once, whatever the busy timeout); an
     immediate one waits for the lock up to the busy timeout, before it has read anything, so it never
-    works on a stale snapshot. In WAL mode readers outside a write transaction are not blocked.
+    works on a stale snapshot. In WAL mode readers outside a write transaction are not blocked. A request
+    that only reads (:func:`init_read_only_requests`) begins deferred, so rendering a page never holds
+    the write lock that another worker's completion waits for.
     """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if _READS_ONLY.get() else "BEGIN IMMEDIATE")
+
+
+def writes_follow() -> None:
+    """A read-only request is about to write (an audit event): end its reading transaction first, so the
+    write begins immediate on a fresh snapshot."""
+    db.session.commit()
+    _READS_ONLY.set(False)
+
+
+def init_read_only_requests(app: Flask) -> None:
+    """GET and HEAD requests read: their SQLite transactions begin deferred, until :func:`writes_follow`."""
+
+    @app.before_request
+    def _reads_only() -> None:
+        _READS_ONLY.set(request.method in ("GET", "HEAD"))
+
+    @app.teardown_request
+    def _reset(_error: BaseException | None) -> None:
+        _READS_ONLY.set(False)

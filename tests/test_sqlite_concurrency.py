@@ -176,3 +176,29 @@ def test_write_transactions_take_the_lock_when_they_begin(tmp_path: Path) -> Non
             second.begin()
             second.rollback()
         db.engine.dispose()
+
+
+def test_reading_requests_do_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    """A GET begins deferred: it reads while another connection holds the write lock (a POST would wait)."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    app = create_app({**_config(url), "SQLITE_BUSY_TIMEOUT_MS": 300})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    writer = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another worker in the middle of a completion
+        started = time.monotonic()
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert time.monotonic() - started < 0.3  # it did not wait out the busy timeout
+        with app.app_context():
+            # A write transaction does wait for the lock, and gives up after the busy timeout.
+            with pytest.raises(OperationalError, match="locked"):
+                db.session.execute(text("SELECT 1"))
+            db.session.rollback()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, g
 from sqlalchemy import select
 
 from service.auth import signed_in_user, unit_ids_of
@@ -17,7 +17,7 @@ from service.care_bundles import CatalogueEntry, current_catalogue
 from service.checklists import Actor, Evaluation, evaluate
 from service.checklists.store import answers_of
 from service.errors import NotFound
-from service.extensions import db
+from service.extensions import db, writes_follow
 from service.models import AuditAction, AuditEvent, Checklist, ChecklistStatus, ElementOutcome, Unit
 
 
@@ -35,8 +35,10 @@ def actor() -> Actor:
 def audit_read(
     entity_type: str, entity_id: str | None, action: AuditAction = AuditAction.READ, **detail: Any
 ) -> None:
-    """Every read of patient data is audited (who, what record; never the data)."""
-    db.session.add(
+    """Every read of patient data is audited (who, what record; never the data). The event is written
+    once the page is rendered (:func:`write_audited_reads`), so the reading itself holds no write lock."""
+    pending: list[AuditEvent] = g.setdefault("audited_reads", [])
+    pending.append(
         AuditEvent(
             actor_user_id=signed_in_user().id,
             action=action,
@@ -45,6 +47,17 @@ def audit_read(
             detail=detail or None,
         )
     )
+
+
+def write_audited_reads(response: Response) -> Response:
+    """After a page is rendered: write its read audit events in their own short transaction. If that
+    fails the request fails, and the page is not sent."""
+    pending: list[AuditEvent] = g.pop("audited_reads", [])
+    if pending:
+        writes_follow()
+        db.session.add_all(pending)
+        db.session.commit()
+    return response
 
 
 def my_units() -> list[Unit]:

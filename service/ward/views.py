@@ -37,11 +37,12 @@ from service.ward import filters
 from service.ward.answers_form import form_values, instance_count, parse_answers
 from service.ward.checklist_view import build_fields, show_answer
 from service.ward.merge import encode_base, merge
-from service.ward.pages import actor, audit_read, entry_of, judged, now, worklist
+from service.ward.pages import actor, audit_read, entry_of, judged, now, worklist, write_audited_reads
 from service.ward.start import start_page, start_submit
 
 bp = Blueprint("ward", __name__, url_prefix="/ward")
 filters.register(bp)
+bp.after_request(write_audited_reads)
 _ACTIONS = ("save", "complete", "amend")
 
 
@@ -51,7 +52,6 @@ def index() -> str:
     who = actor()
     rows = worklist(who.unit_ids or frozenset(), now())
     audit_read("checklist", None, AuditAction.SEARCH, listed=len(rows))
-    db.session.commit()
     return render_template("ward/worklist.html", rows=rows, now=now())
 
 
@@ -71,7 +71,6 @@ def _checklist_id(raw: str) -> uuid.UUID:
 def checklist(raw_id: str) -> ResponseReturnValue:
     checklist = get_checklist(db.session, actor(), _checklist_id(raw_id))
     audit_read("checklist", str(checklist.id), version=checklist.version)
-    db.session.commit()
     answers, evaluation = judged(checklist, now())
     if checklist.status == ChecklistStatus.IN_PROGRESS:
         return _form_page(checklist, form_values(entry_of(checklist).care_bundle, answers), {}, answers)
@@ -162,7 +161,6 @@ def amend_page(raw_id: str) -> ResponseReturnValue:
         abort(404)
     answers, _ = judged(checklist, now())
     audit_read("checklist", str(checklist.id), version=checklist.version)
-    db.session.commit()
     return _form_page(
         checklist, form_values(entry_of(checklist).care_bundle, answers), {}, answers, amending=True
     )
@@ -210,7 +208,6 @@ def versions(raw_id: str) -> str:
     checklist = get_checklist(db.session, actor(), checklist_id)
     changes = history(db.session, actor(), checklist_id)
     audit_read("checklist", str(checklist_id), version=checklist.version, history=True)
-    db.session.commit()
     return render_template(
         "ward/history.html", checklist=checklist, care_bundle=entry_of(checklist).care_bundle, changes=changes
     )
@@ -223,7 +220,6 @@ def version(raw_id: str, version: int) -> str:
     checklist = get_checklist(db.session, actor(), checklist_id)
     resource = snapshot(db.session, actor(), checklist_id, version)
     audit_read("checklist", str(checklist_id), version=version, snapshot=True)
-    db.session.commit()
     care_bundle = entry_of(checklist).care_bundle
     answers = answers_from_response(care_bundle, resource)
     zone = ZoneInfo(care_bundle.timezone)
@@ -249,7 +245,10 @@ def care_bundle_definition(care_bundle_id: str, version: str) -> Response:
     entry = current_catalogue().get(care_bundle_id, version)
     if entry is None:
         abort(404)
-    return Response(_definition_json(entry.care_bundle), content_type="application/json; charset=utf-8")
+    response = Response(_definition_json(entry.care_bundle), content_type="application/json; charset=utf-8")
+    # A published version never changes; the bank holidays are this year's window: a day is safe.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 def _definition_json(care_bundle: Any) -> str:

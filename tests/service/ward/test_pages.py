@@ -450,3 +450,21 @@ def test_adding_a_repeating_group_instance_shows_it_ready_to_fill_in(
     assert 'id="tasks-0"' in saved
     assert 'id="tasks-1"' not in saved
     assert 'value="Needling"' in saved
+
+
+def test_every_read_of_a_checklist_is_audited_after_the_page_is_rendered(
+    client: FlaskClient, session: Session, unit: Unit, midwife: User
+) -> None:
+    url = start_oasi(client, unit)
+    checklist_id = url.rsplit("/", 1)[1]
+    for path in (url, url + "/history"):
+        assert client.get(path).status_code == 200
+    reads = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.entity_id == checklist_id)
+    ).all()
+    assert len(reads) == 2
+    assert all(event.actor_user_id == midwife.id for event in reads)
+    assert client.get("/ward/").status_code == 200
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "search")).one().detail == {
+        "listed": 1
+    }
