@@ -8,6 +8,7 @@ plain objects with the NHS.UK macros; nothing here touches the request.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -270,3 +271,53 @@ def show_answer(element: Element, values: Sequence[Any], zone: ZoneInfo) -> str:
             shown.append(str(value))
     unit = f" {element.unit.display}" if element.unit and shown else ""
     return ", ".join(shown) + unit
+
+
+_CONDITION = re.compile(r"(?P<element>[a-z0-9][a-z0-9-]*) (?P<op>!=|>=|<=|=|>|<) (?P<answer>[^\s;]+)")
+_ANSWERED = re.compile(r"(?P<element>[a-z0-9][a-z0-9-]*) (?P<verb>is not|is) answered")
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?\+00:00")
+_OPERATOR_WORDS = {
+    "=": "is",
+    "!=": "is not",
+    ">": "is more than",
+    "<": "is less than",
+    ">=": "is at least",
+    "<=": "is at most",
+}
+
+
+def humanise_reason(care_bundle: CareBundle, reason: str | None) -> str | None:
+    """An outcome's reason in the questions' and answers' own words, times in local time.
+
+    The engine writes reasons with element ids and codes (``applies only when birth-mode = caesarean``);
+    staff read ``Applies only when “Mode of birth” is “Caesarean birth”``.
+    """
+    if not reason:
+        return reason
+    zone = ZoneInfo(care_bundle.timezone)
+
+    def element_text(element_id: str) -> str | None:
+        element = care_bundle.element(element_id)
+        return f"“{element.text}”" if element is not None else None
+
+    def condition(match: re.Match[str]) -> str:
+        element = care_bundle.element(match["element"])
+        if element is None:
+            return match[0]
+        option = element.option(match["answer"]) if element.type == "choice" else None
+        shown = option.display if option is not None else match["answer"]
+        return f"“{element.text}” {_OPERATOR_WORDS[match['op']]} “{shown}”"
+
+    def answered(match: re.Match[str]) -> str:
+        text = element_text(match["element"])
+        return f"{text} {match['verb']} answered" if text else match[0]
+
+    def instant(match: re.Match[str]) -> str:
+        local = dt.datetime.fromisoformat(match[0]).astimezone(zone)
+        return f"{local.day} {local.strftime('%b %Y %H:%M')}"
+
+    text = _INSTANT.sub(instant, reason)
+    text = _ANSWERED.sub(answered, _CONDITION.sub(condition, text))
+    for element in (care_bundle.anchor_element, *care_bundle.walk()):
+        text = re.sub(rf"(?<![\w“-]){re.escape(element.id)}(?![\w”-])", f"“{element.text}”", text)
+    return text[:1].upper() + text[1:]

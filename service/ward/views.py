@@ -35,7 +35,7 @@ from service.extensions import db
 from service.models import AuditAction, ChecklistStatus
 from service.ward import filters
 from service.ward.answers_form import form_values, instance_count, parse_answers
-from service.ward.checklist_view import build_fields, show_answer
+from service.ward.checklist_view import build_fields, humanise_reason, show_answer
 from service.ward.merge import encode_base, merge
 from service.ward.pages import actor, audit_read, entry_of, judged, now, worklist, write_audited_reads
 from service.ward.start import start_page, start_submit
@@ -135,7 +135,7 @@ def submit(raw_id: str) -> ResponseReturnValue:
         return _conflict_page(fresh, form, values, amending)
     except (Unprocessable, InvalidInput) as error:
         db.session.rollback()
-        errors = _issue_errors(error)
+        errors = _issue_errors(error, entry_of(checklist).care_bundle)
         return _form_page(
             checklist, values, errors, parsed.answers, status=422, amending=amending, refused=error
         )
@@ -285,7 +285,7 @@ def _posted_values(form: MultiDict[str, str], counts: dict[str, int]) -> dict[st
     return values
 
 
-def _issue_errors(error: CareloopError) -> dict[str, str]:
+def _issue_errors(error: CareloopError, care_bundle: Any) -> dict[str, str]:
     """Refusals of the lifecycle, by form field (the element's field name) or under ``_form``."""
     errors: dict[str, str] = {}
     for issue in error.issues:
@@ -299,14 +299,15 @@ def _issue_errors(error: CareloopError) -> dict[str, str]:
         if element_id and message.startswith(f"{element_id}: "):
             message = message.removeprefix(f"{element_id}: ")
         key = f"e-{element_id}" if element_id else f"_check-{check_id}" if check_id else "_form"
-        errors.setdefault(key, _plain(message))
+        element = care_bundle.element(element_id) if element_id else None
+        errors.setdefault(key, _plain(message, element.text if element is not None else None))
     return errors
 
 
-def _plain(message: str) -> str:
-    """The engine's wording, made for people: "Required item 'x' is missing" -> "Answer this question"."""
+def _plain(message: str, question: str | None = None) -> str:
+    """The engine's wording, made for people: "Required item 'x' is missing" -> "Answer: <question>"."""
     if "is missing" in message or "has no answer" in message:
-        return "Answer this question"
+        return f"Answer: {question}" if question else "Answer this question"
     return message[:1].upper() + message[1:]
 
 
@@ -366,7 +367,9 @@ def _completed_page(checklist: Any, answers: dict[str, list[Any]], evaluation: A
             outcome is None or outcome.outcome == "not-applicable" and element.compliance is None
         ):
             continue
-        rows.append((element, shown, outcome if element.compliance is not None else None))
+        judged_outcome = outcome if element.compliance is not None else None
+        reason = humanise_reason(care_bundle, judged_outcome.reason) if judged_outcome is not None else None
+        rows.append((element, shown, judged_outcome, reason))
     return render_template(
         "ward/completed.html", checklist=checklist, care_bundle=care_bundle, rows=rows, evaluation=evaluation
     )

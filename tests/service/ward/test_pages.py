@@ -468,3 +468,33 @@ def test_every_read_of_a_checklist_is_audited_after_the_page_is_rendered(
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "search")).one().detail == {
         "listed": 1
     }
+
+
+def test_the_completed_page_gives_reasons_in_the_questions_own_words(
+    client: FlaskClient, unit: Unit, midwife: User
+) -> None:
+    url = start_oasi(client, unit)
+    page = client.get(url).get_data(as_text=True)
+    assert (
+        client.post(url, data={"version": version_of(page), "action": "complete", **VAGINAL}).status_code
+        == 303
+    )
+    completed = client.get(url).get_data(as_text=True)
+    assert (
+        "Applies only when “Was an episiotomy clinically indicated?” is "
+        "“Yes - severe perineal trauma imminent”" in completed
+    )
+    assert "episiotomy-indication =" not in completed
+
+
+def test_a_missing_answer_is_named_in_the_error_summary(
+    client: FlaskClient, unit: Unit, midwife: User
+) -> None:
+    url = start_oasi(client, unit)
+    page = client.get(url).get_data(as_text=True)
+    answers = {key: value for key, value in VAGINAL.items() if key != "e-perineal-examination"}
+    refused = client.post(url, data={"version": version_of(page), "action": "complete", **answers})
+    assert (
+        "Answer: Systematic examination of the perineum, including vaginal and rectal examination"
+        in refused.get_data(as_text=True)
+    )
