@@ -399,3 +399,15 @@ def freed_answers(**changes: Any) -> dict[str, list[Any]]:
     }
     found.update({key.replace("_", "-"): value for key, value in changes.items()})
     return {key: [value] for key, value in found.items() if value is not None}
+
+
+#: The ward form of an OASI 2.0.0 checklist of a spontaneous vaginal birth meeting every practice.
+OASI_FORM = {
+    "e-birth-mode": "spontaneous-vaginal",
+    "e-antenatal-discussion": "yes",
+    "e-mpp": "yes",
+    "e-episiotomy-indication": "not-indicated",
+    "e-episiotomy-performed": "no",
+    "e-perineal-examination": "yes",
+    "e-perineal-trauma": "second-degree",
+}

@@ -22,19 +22,12 @@ from sqlalchemy import select
 from service.extensions import db
 from service.models import Checklist, ChecklistStatus
 from tests.browser.conftest import PASSWORD, USERNAME, LiveServer
+from tests.factories import OASI_FORM
 
 CLIENTS = 4
 CHECKLISTS_PER_CLIENT = 10
 TIMEOUT_S = 60
-VAGINAL_BIRTH = {
-    "e-birth-mode": "spontaneous-vaginal",
-    "e-antenatal-discussion": "yes",
-    "e-mpp": "yes",
-    "e-episiotomy-indication": "not-indicated",
-    "e-episiotomy-performed": "no",
-    "e-perineal-examination": "yes",
-    "e-perineal-trauma": "second-degree",
-}
+VAGINAL_BIRTH = OASI_FORM
 
 
 def hidden(page: str, name: str) -> str:

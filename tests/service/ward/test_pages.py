@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.models import AuditEvent, Checklist, ChecklistStatus, Delivery, Role, Unit, User
-from tests.factories import make_unit_offering
+from tests.factories import OASI_FORM, make_unit_offering
 
 NOW = dt.datetime(2026, 3, 29, 10, 0, tzinfo=dt.UTC)
 NHS = "9434765919"
@@ -76,15 +76,7 @@ def base_of(page: str) -> str:
     return found[1].replace("&#34;", '"').replace("&quot;", '"')
 
 
-VAGINAL = {
-    "e-birth-mode": "spontaneous-vaginal",
-    "e-antenatal-discussion": "yes",
-    "e-mpp": "yes",
-    "e-episiotomy-indication": "not-indicated",
-    "e-episiotomy-performed": "no",
-    "e-perineal-examination": "yes",
-    "e-perineal-trauma": "second-degree",
-}
+VAGINAL = OASI_FORM
 
 
 def test_signed_out_users_are_sent_to_sign_in(client: FlaskClient) -> None:
