@@ -490,3 +490,35 @@ def test_a_missing_answer_is_named_in_the_error_summary(
         "Answer: Systematic examination of the perineum, including vaginal and rectal examination"
         in refused.get_data(as_text=True)
     )
+
+
+def test_a_value_out_of_range_is_refused_at_its_field_and_nothing_is_saved(
+    client: FlaskClient, session: Session, unit: Unit, midwife: User
+) -> None:
+    url = start_oasi(client, unit)
+    page = client.get(url).get_data(as_text=True)
+    version = version_of(page)
+    answers = {
+        **VAGINAL,
+        "e-episiotomy-indication": "fetal-compromise",
+        "e-episiotomy-performed": "yes",
+        "e-episiotomy-mediolateral-60": "no",
+        "e-episiotomy-angle": "120",
+    }
+    refused = client.post(url, data={"version": version, "action": "save", **answers})
+    assert refused.status_code == 422
+    body = refused.get_data(as_text=True)
+    assert 'href="#e-episiotomy-angle-wrapper"' in body
+    assert "maximum 90" in body
+    assert str(session.scalars(select(Checklist)).one().version) == version
+
+
+@pytest.mark.parametrize("version", ["", "abc", "0", "99"])
+def test_a_tampered_version_field_never_overwrites(
+    client: FlaskClient, session: Session, unit: Unit, midwife: User, version: str
+) -> None:
+    url = start_oasi(client, unit)
+    before = session.scalars(select(Checklist)).one().version
+    response = client.post(url, data={"version": version, "action": "save", **VAGINAL})
+    assert response.status_code == 409
+    assert session.scalars(select(Checklist)).one().version == before
