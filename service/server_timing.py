@@ -14,6 +14,7 @@ it: saving the session and sending the body (a streamed file is read, and compre
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Final
 
 from flask import Flask, Response, g
@@ -22,20 +23,20 @@ HEADER: Final = "Server-Timing"
 _STARTED: Final = "_server_timing_started"
 
 
-def _start() -> None:
-    setattr(g, _STARTED, time.perf_counter())
+def init_server_timing(app: Flask, clock: Callable[[], float] = time.perf_counter) -> None:
+    """Time every request with ``clock`` (seconds); call first in ``create_app``, before anything else
+    registers request hooks."""
 
+    def start() -> None:
+        setattr(g, _STARTED, clock())
 
-def _add_header(response: Response) -> Response:
-    started = g.pop(_STARTED, None)
-    if started is not None:
-        milliseconds = (time.perf_counter() - started) * 1000
-        # add, not set: a view's own metrics (if one ever sends any) stay beside this one.
-        response.headers.add(HEADER, f"app;dur={milliseconds:.1f}")
-    return response
+    def add_header(response: Response) -> Response:
+        started = g.pop(_STARTED, None)
+        if started is not None:
+            milliseconds = (clock() - started) * 1000
+            # add, not set: a view's own metrics (if one ever sends any) stay beside this one.
+            response.headers.add(HEADER, f"app;dur={milliseconds:.1f}")
+        return response
 
-
-def init_server_timing(app: Flask) -> None:
-    """Time every request; call first in ``create_app``, before anything else registers request hooks."""
-    app.before_request(_start)
-    app.after_request(_add_header)
+    app.before_request(start)
+    app.after_request(add_header)

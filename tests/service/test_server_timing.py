@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from flask import Flask
@@ -49,14 +48,32 @@ def test_a_refused_post_is_timed_too(session: Session, client: FlaskClient, csrf
     duration_of(response.headers[HEADER])
 
 
+class FakeClock:
+    """A clock that moves only when told to: the tests say how long each step takes."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, milliseconds: float) -> None:
+        self.seconds += milliseconds / 1000
+
+
 @pytest.fixture
-def timed_app() -> Flask:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def timed_app(clock: FakeClock) -> Flask:
     app = Flask(__name__)
-    init_server_timing(app)
+    init_server_timing(app, clock=clock)
 
     @app.get("/slow")
     def slow() -> str:
-        time.sleep(0.05)
+        clock.advance(50)
         return "done"
 
     @app.get("/failing")
@@ -71,20 +88,27 @@ def timed_app() -> Flask:
 
 
 def test_the_duration_is_the_time_spent_in_the_app(timed_app: Flask) -> None:
-    assert 50 <= duration_of(timed_app.test_client().get("/slow").headers[HEADER]) < 5000
+    assert duration_of(timed_app.test_client().get("/slow").headers[HEADER]) == 50.0
 
 
-def test_the_timer_wraps_the_other_request_hooks(timed_app: Flask) -> None:
+def test_the_timer_wraps_the_other_request_hooks(timed_app: Flask, clock: FakeClock) -> None:
     @timed_app.before_request
     def slow_before() -> None:
-        time.sleep(0.03)
+        clock.advance(30)
 
     @timed_app.after_request
     def slow_after(response: object) -> object:
-        time.sleep(0.03)
+        clock.advance(30)
         return response
 
-    assert duration_of(timed_app.test_client().get("/slow").headers[HEADER]) >= 110
+    assert duration_of(timed_app.test_client().get("/slow").headers[HEADER]) == 110.0
+
+
+def test_time_outside_the_request_hooks_is_not_counted(timed_app: Flask, clock: FakeClock) -> None:
+    client = timed_app.test_client()
+    client.get("/slow")
+    clock.advance(5000)  # between requests
+    assert duration_of(client.get("/slow").headers[HEADER]) == 50.0
 
 
 def test_an_error_response_is_timed(timed_app: Flask) -> None:
