@@ -41,21 +41,13 @@ from service import create_app
 from service.auth import users
 from service.extensions import db
 from service.models import Role, Site, Unit
+from tests.factories import OASI_FORM
 
 CARE_BUNDLE = "oasi-care-bundle"
 USERNAME = "bench-midwife"
 PASSWORD = secrets.token_urlsafe(18)
 #: A spontaneous vaginal birth meeting every practice: a completion the rules accept.
-COMPLETE = {
-    "action": "complete",
-    "e-birth-mode": "spontaneous-vaginal",
-    "e-antenatal-discussion": "yes",
-    "e-mpp": "yes",
-    "e-episiotomy-indication": "not-indicated",
-    "e-episiotomy-performed": "no",
-    "e-perineal-examination": "yes",
-    "e-perineal-trauma": "second-degree",
-}
+COMPLETE = {"action": "complete", **OASI_FORM}
 #: Goals of issue 7: (label, limit, unit).
 GOALS = {
     "page": ("checklist page p95", 30.0, "ms"),

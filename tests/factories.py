@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from schemas.care_bundle import AnswerValue, CareBundle, Element, parse_care_bundle
 from service.checklists import evaluate
 from service.models import NHS_NUMBER_SYSTEM, Answer, Checklist, ChecklistStatus, Role, Site, Unit, User
+from service.models.checklists import VALUE_COLUMN_OF_TYPE
 
 LONDON = ZoneInfo("Europe/London")
 AUTHORED = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -251,18 +252,6 @@ def hip_answers(**changes: Any) -> dict[str, list[Any]]:
     return {key: [value] for key, value in answers.items() if value is not None}
 
 
-_COLUMN_OF_TYPE = {
-    "boolean": "value_bool",
-    "integer": "value_int",
-    "decimal": "value_decimal",
-    "date": "value_date",
-    "dateTime": "value_datetime",
-    "string": "value_text",
-    "text": "value_text",
-    "choice": "value_code",
-}
-
-
 def answer_rows(care_bundle: CareBundle, answers: Mapping[str, Sequence[Any]]) -> list[Answer]:
     """Answer rows for ``answers``, as the checklist lifecycle stores them (the inverse of answers_of)."""
     types = care_bundle.element_types
@@ -270,7 +259,7 @@ def answer_rows(care_bundle: CareBundle, answers: Mapping[str, Sequence[Any]]) -
 
     def add(element_id: str, values: Sequence[Any], instance: int) -> None:
         for position, value in enumerate(values):
-            column = _COLUMN_OF_TYPE[types[element_id]]
+            column = VALUE_COLUMN_OF_TYPE[types[element_id]]
             rows.append(
                 Answer(element_id=element_id, instance=instance, position=position, **{column: value})
             )

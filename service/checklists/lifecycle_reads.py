@@ -10,9 +10,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from service.checklists.lifecycle_input import Actor, DbSession
+from service.checklists.store import with_judgement
 from service.errors import NotFound
 from service.models.changes import ChecklistChange
 from service.models.checklists import Checklist
@@ -57,13 +57,7 @@ def load_for_change(session: DbSession, actor: Actor, checklist_id: uuid.UUID) -
     query = (
         select(Checklist)
         .where(Checklist.id == checklist_id)
-        .options(
-            selectinload(Checklist.answers),
-            selectinload(Checklist.outcomes),
-            selectinload(Checklist.rule_results),
-            selectinload(Checklist.composite_results),
-            selectinload(Checklist.check_failures),
-        )
+        .options(*with_judgement())
         .with_for_update(of=Checklist)
         .execution_options(populate_existing=True)
     )

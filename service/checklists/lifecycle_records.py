@@ -23,23 +23,12 @@ from schemas.care_bundle import CareBundle, Condition
 from service.checklists.evaluation import evaluate
 from service.checklists.lifecycle_input import CheckedAnswers, ChecklistIssue
 from service.checklists.outcomes import Evaluation
-from service.models.checklists import VALUE_COLUMNS, Answer, Checklist
+from service.models.checklists import VALUE_COLUMN_OF_TYPE, VALUE_COLUMNS, Answer, Checklist
 
 #: Rounds of judge-and-drop before answers settle. Dropping an answer to a disabled element can change
 #: which elements are enabled only through conditions on that element, so two rounds settle real care
 #: bundles; the bound only stops a pathological one.
 _SETTLE_ROUNDS = 6
-
-_COLUMN_OF_TYPE = {
-    "boolean": "value_bool",
-    "integer": "value_int",
-    "decimal": "value_decimal",
-    "date": "value_date",
-    "dateTime": "value_datetime",
-    "string": "value_text",
-    "text": "value_text",
-    "choice": "value_code",
-}
 
 
 def settle(
@@ -108,7 +97,7 @@ def write_answers(care_bundle: CareBundle, checklist: Checklist, answers: Checke
         assert element is not None  # checked
         for position, value in enumerate(values):
             columns: dict[str, Any] = dict.fromkeys((*VALUE_COLUMNS, "value_system", "value_display"))
-            columns[_COLUMN_OF_TYPE[element.type]] = value
+            columns[VALUE_COLUMN_OF_TYPE[element.type]] = value
             option = element.option(value) if element.type == "choice" else None
             if option is not None:
                 columns["value_system"] = option_system(care_bundle, option)

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, scoped_session, selectinload
+from sqlalchemy.orm import Session, scoped_session
 
 from schemas.care_bundle import CareBundle
 from service.care_bundles import CareBundleRegistry
 from service.checklists.evaluation import evaluate
-from service.checklists.store import Judgement, answers_of, record_evaluation
+from service.checklists.store import Judgement, answers_of, record_evaluation, with_judgement
 from service.errors import Forbidden, NotFound
 from service.models.audit import AuditAction, AuditEvent
 from service.models.checklists import FINAL_STATUSES, Checklist
@@ -150,13 +150,7 @@ def _load(
     query = (
         select(Checklist)
         .where(Checklist.id.in_(ids), *wanted)  # still final once locked
-        .options(
-            selectinload(Checklist.answers),
-            selectinload(Checklist.outcomes),
-            selectinload(Checklist.rule_results),
-            selectinload(Checklist.composite_results),
-            selectinload(Checklist.check_failures),
-        )
+        .options(*with_judgement())
         .order_by(Checklist.id)
         .execution_options(populate_existing=True)
     )

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, scoped_session, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from schemas.care_bundle import AnswerValue, CareBundle
 from service.checklists.outcomes import Evaluation
@@ -29,6 +30,18 @@ from service.models.checklists import (
     ElementOutcome,
     RuleResult,
 )
+
+
+def with_judgement() -> tuple[LoaderOption, ...]:
+    """Loader options for a checklist whose answers are read (``answers_of``) and judgement rewritten
+    (``record_evaluation``): everything either touches, in one query per relationship."""
+    return (
+        selectinload(Checklist.answers),
+        selectinload(Checklist.outcomes),
+        selectinload(Checklist.rule_results),
+        selectinload(Checklist.composite_results),
+        selectinload(Checklist.check_failures),
+    )
 
 
 class ElementRow(NamedTuple):

@@ -165,6 +165,17 @@ VALUE_COLUMNS = (
     "value_datetime",
     "value_code",
 )
+#: The column that holds an answer of each care bundle answer type.
+VALUE_COLUMN_OF_TYPE = {
+    "boolean": "value_bool",
+    "integer": "value_int",
+    "decimal": "value_decimal",
+    "date": "value_date",
+    "dateTime": "value_datetime",
+    "string": "value_text",
+    "text": "value_text",
+    "choice": "value_code",
+}
 _ONE_VALUE = (
     " + ".join(f"(CASE WHEN {name} IS NOT NULL THEN 1 ELSE 0 END)" for name in VALUE_COLUMNS) + " = 1"
 )

@@ -20,6 +20,7 @@ from fhir_adapters.questionnaire_response import answers_from_response
 from service.auth import login_required
 from service.care_bundles import current_catalogue
 from service.checklists import (
+    Evaluation,
     amend,
     complete,
     evaluate,
@@ -29,12 +30,13 @@ from service.checklists import (
     save_draft,
     snapshot,
 )
+from service.checklists.store import answers_of
 from service.checklists.timing import bank_holidays
 from service.errors import CareloopError, InvalidInput, StaleVersion, Unprocessable
 from service.extensions import db
 from service.models import AuditAction, ChecklistStatus
 from service.ward import filters
-from service.ward.answers_form import form_values, instance_count, parse_answers
+from service.ward.answers_form import MAX_INSTANCES, form_values, instance_count, parse_answers
 from service.ward.checklist_view import build_fields, humanise_reason, show_answer
 from service.ward.merge import encode_base, merge
 from service.ward.pages import actor, audit_read, entry_of, judged, now, worklist, write_audited_reads
@@ -73,7 +75,8 @@ def checklist(raw_id: str) -> ResponseReturnValue:
     audit_read("checklist", str(checklist.id), version=checklist.version)
     answers, evaluation = judged(checklist, now())
     if checklist.status == ChecklistStatus.IN_PROGRESS:
-        return _form_page(checklist, form_values(entry_of(checklist).care_bundle, answers), {}, answers)
+        values = form_values(entry_of(checklist).care_bundle, answers)
+        return _form_page(checklist, values, {}, answers, evaluation=evaluation, base_answers=answers)
     return _completed_page(checklist, answers, evaluation)
 
 
@@ -159,10 +162,11 @@ def amend_page(raw_id: str) -> ResponseReturnValue:
     checklist = get_checklist(db.session, actor(), _checklist_id(raw_id))
     if checklist.status not in (ChecklistStatus.COMPLETED, ChecklistStatus.AMENDED):
         abort(404)
-    answers, _ = judged(checklist, now())
+    answers, evaluation = judged(checklist, now())
     audit_read("checklist", str(checklist.id), version=checklist.version)
+    values = form_values(entry_of(checklist).care_bundle, answers)
     return _form_page(
-        checklist, form_values(entry_of(checklist).care_bundle, answers), {}, answers, amending=True
+        checklist, values, {}, answers, amending=True, evaluation=evaluation, base_answers=answers
     )
 
 
@@ -273,7 +277,7 @@ def _instance_counts(care_bundle: Any, form: MultiDict[str, str], action: str) -
     for element in care_bundle.walk():
         if element.is_repeating_group:
             count = instance_count(element, form)
-            if action == f"add-{element.id}" and count < (element.max_repeats or 20):
+            if action == f"add-{element.id}" and count < (element.max_repeats or MAX_INSTANCES):
                 count += 1
             counts[element.id] = count
     return counts
@@ -321,16 +325,18 @@ def _form_page(
     amending: bool = False,
     refused: CareloopError | None = None,
     conflict: Any = None,
+    evaluation: Evaluation | None = None,
     base_answers: dict[str, list[Any]] | None = None,
 ) -> ResponseReturnValue:
-    """The checklist form. ``base`` (hidden) holds the form values of the stored version it edits, so a
-    conflicting save can be merged (``service.ward.merge``)."""
-    entry = entry_of(checklist)
-    care_bundle = entry.care_bundle
+    """The checklist form for ``answers`` (``evaluation``: their judgement now, when the caller has it).
+    ``base`` (hidden) holds the form values of the stored version it edits (``base_answers``, read from
+    the checklist when not given), so a conflicting save can be merged (``service.ward.merge``)."""
+    care_bundle = entry_of(checklist).care_bundle
     when = now()
-    evaluation = evaluate(care_bundle, answers, when)
+    if evaluation is None:
+        evaluation = evaluate(care_bundle, answers, when)
     fields = build_fields(care_bundle, values, evaluation, errors, when, answers)
-    stored = base_answers if base_answers is not None else _stored_answers(checklist)
+    stored = base_answers if base_answers is not None else answers_of(care_bundle, checklist)
     base = encode_base(form_values(care_bundle, stored))
     return render_template(
         "ward/checklist.html",
@@ -347,11 +353,6 @@ def _form_page(
             "ward.care_bundle_definition", care_bundle_id=care_bundle.id, version=care_bundle.version
         ),
     ), status
-
-
-def _stored_answers(checklist: Any) -> dict[str, list[Any]]:
-    answers, _ = judged(checklist, now())
-    return answers
 
 
 def _completed_page(checklist: Any, answers: dict[str, list[Any]], evaluation: Any) -> str:
@@ -380,7 +381,7 @@ def _conflict_page(
 ) -> ResponseReturnValue:
     """Someone saved a newer version: merge both people's changes into the form, mark what clashed."""
     care_bundle = entry_of(checklist).care_bundle
-    theirs, _ = judged(checklist, now())
+    theirs = answers_of(care_bundle, checklist)
     merged = merge(form.get("base", ""), posted, form_values(care_bundle, theirs))
     parsed = parse_answers(care_bundle, MultiDict([(k, v) for k, vs in merged.fields.items() for v in vs]))
     errors = {_element_field(key): "Someone else changed this answer too: check it" for key in merged.clashes}

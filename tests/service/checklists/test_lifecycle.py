@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -43,7 +42,6 @@ from tests.factories import (
     REFERRAL,
     VALID_NHS_NUMBER,
     freed_answers,
-    make_member,
     make_unit_offering,
     oasi_answers,
 )
@@ -55,20 +53,8 @@ OASI = "oasi-care-bundle"
 
 
 @pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
-
-
-@pytest.fixture
 def unit(session: Session) -> Unit:
     return make_unit_offering(session, OASI, "freed-triage", "i-thrive")
-
-
-@pytest.fixture
-def nurse(session: Session, unit: Unit) -> Actor:
-    user = make_member(session, "nurse", unit)
-    return Actor(user_id=user.id, unit_ids=frozenset({unit.id}))
 
 
 def begin(

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -33,20 +32,8 @@ OASI = "oasi-care-bundle"
 
 
 @pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
-
-
-@pytest.fixture
 def unit(session: Session) -> Unit:
     return make_unit_offering(session, OASI)
-
-
-@pytest.fixture
-def nurse(session: Session, unit: Unit) -> Actor:
-    user = make_member(session, "nurse", unit)
-    return Actor(user_id=user.id, unit_ids=frozenset({unit.id}))
 
 
 def begin(
