@@ -73,9 +73,34 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, **configure_args())
-        with context.begin_transaction():
-            context.run_migrations()
+        if connection.dialect.name != "sqlite":
+            context.configure(connection=connection, target_metadata=target_metadata, **configure_args())
+            with context.begin_transaction():
+                context.run_migrations()
+            return
+        # SQLite: batch mode copies a table, drops it and renames the copy; dropping a table that other
+        # rows point at fails while foreign keys are enforced. As Alembic's batch documentation advises,
+        # enforcement is off during the migration (the pragma only takes effect outside a transaction, so
+        # it goes to the driver's connection, which is in autocommit mode). The whole upgrade is one
+        # transaction (SQLite's DDL is transactional), and the database is checked before it commits.
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                transactional_ddl=True,
+                **configure_args(),
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} row(s) with broken foreign keys")
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

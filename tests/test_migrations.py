@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service import create_app
 from service.extensions import db
-from service.models import Checklist, ChecklistChange, Site, Unit
+from service.models import Checklist, ChecklistChange, Delivery, Unit
 
 POSTGRES_URL = os.environ.get("CARELOOP_TEST_DATABASE_URL", "")
 MODEL_TABLES = {
@@ -179,7 +179,8 @@ _ANSWER_0001 = sql(
 def _checklist_with_answers_at_0001() -> uuid.UUID:
     checklist_id = uuid.uuid4()
     with db.engine.begin() as connection:
-        connection.execute(insert(Site.__table__).values(id=1, code="S1", name="Site"))
+        # Raw SQL: the models' site has columns 0001 has not (their Python defaults would be inserted).
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
         connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
         connection.execute(
             insert(Checklist.__table__).values(
@@ -268,7 +269,7 @@ def test_downgrade_refuses_to_drop_stored_checklist_changes(
     upgrade()
     checklist_id = uuid.uuid4()
     with db.engine.begin() as connection:
-        connection.execute(insert(Site.__table__).values(id=1, code="S1", name="Site"))
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
         connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
         connection.execute(
             insert(Checklist.__table__).values(
@@ -331,7 +332,8 @@ def test_checklist_change_constraints(migration_app: Flask, values: dict[str, An
         **values,
     }
     with db.engine.begin() as connection:
-        connection.execute(insert(Site.__table__).values(id=1, code="S1", name="Site"))
+        # Raw SQL: the models' site has columns 0001 has not (their Python defaults would be inserted).
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
         connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
         connection.execute(
             insert(Checklist.__table__).values(
@@ -345,3 +347,90 @@ def test_checklist_change_constraints(migration_app: Flask, values: dict[str, An
         )
     with pytest.raises(IntegrityError, match=constraint), db.engine.begin() as connection:
         connection.execute(insert(ChecklistChange.__table__).values(**row))
+
+
+# -- 0004: EHR settings, pinned versions, delivery leases ------------------------------------------------
+
+
+def test_a_site_registered_for_smart_keeps_its_registration(migration_app: Flask) -> None:
+    upgrade(revision="0003")
+    with db.engine.begin() as connection:
+        connection.execute(
+            sql(
+                "INSERT INTO site (id, code, name, fhir_base_url, fhir_client_id, fhir_token_url, "
+                "fhir_credentials_ref) VALUES (1, 'S1', 'Site', 'https://ehr.example/fhir', 'careloop', "
+                "'https://ehr.example/token', 'KEY'), (2, 'S2', 'Open', NULL, NULL, NULL, NULL)"
+            )
+        )
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            sql("SELECT code, fhir_auth, fhir_signing_alg, fhir_enabled FROM site ORDER BY code")
+        ).all()
+        units = connection.execute(sql("SELECT count(*) FROM unit")).scalar()
+    assert [tuple(row) for row in rows] == [("S1", "smart", "RS384", False), ("S2", "none", None, False)]
+    assert units == 1  # the site table was rebuilt on SQLite; the unit pointing at it is still there
+
+
+def test_downgrade_refuses_to_drop_superseded_deliveries(
+    migration_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    upgrade()
+    checklist_id = uuid.uuid4()
+    with db.engine.begin() as connection:
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        connection.execute(
+            insert(Checklist.__table__).values(
+                id=checklist_id,
+                care_bundle_id="oasi-care-bundle",
+                care_bundle_version="2.0.0",
+                unit_id=1,
+                patient_identifier="1",
+                patient_identifier_system="urn:local",
+            )
+        )
+        connection.execute(
+            insert(Delivery.__table__).values(
+                checklist_id=checklist_id, checklist_version=2, site_id=1, status="superseded"
+            )
+        )
+
+    with caplog.at_level(logging.ERROR, logger="flask_migrate"), pytest.raises(SystemExit):
+        downgrade(revision="0003")
+
+    assert "cannot downgrade to 0003: 1 superseded delivery row(s)" in caplog.text
+    with db.engine.begin() as connection:
+        connection.execute(sql("UPDATE delivery SET status = 'dead'"))
+    downgrade(revision="0003")
+    assert "fhir_auth" not in {column["name"] for column in inspect(db.engine).get_columns("site")}
+
+
+def test_only_one_version_of_a_checklist_is_in_flight_to_a_site(migration_app: Flask) -> None:
+    upgrade()
+    checklist_id = uuid.uuid4()
+    with db.engine.begin() as connection:
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        connection.execute(
+            insert(Checklist.__table__).values(
+                id=checklist_id,
+                care_bundle_id="oasi-care-bundle",
+                care_bundle_version="2.0.0",
+                unit_id=1,
+                patient_identifier="1",
+                patient_identifier_system="urn:local",
+            )
+        )
+        for version in (2, 3):
+            connection.execute(
+                insert(Delivery.__table__).values(
+                    checklist_id=checklist_id, checklist_version=version, site_id=1, status="pending"
+                )
+            )
+        connection.execute(sql("UPDATE delivery SET status = 'in-flight' WHERE checklist_version = 2"))
+    with pytest.raises(IntegrityError), db.engine.begin() as connection:
+        connection.execute(sql("UPDATE delivery SET status = 'in-flight' WHERE checklist_version = 3"))

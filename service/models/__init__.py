@@ -26,7 +26,7 @@ from service.models.checklists import (
     RuleResult,
 )
 from service.models.delivery import Delivery, DeliveryStatus
-from service.models.organisation import Role, Site, Unit, UnitCareBundle, User, user_unit
+from service.models.organisation import EhrAuth, Role, Site, Unit, UnitCareBundle, User, user_unit
 
 __all__ = [
     "FINAL_STATUSES",
@@ -44,6 +44,7 @@ __all__ = [
     "ChecklistStatus",
     "CompositeResult",
     "Delivery",
+    "EhrAuth",
     "DeliveryStatus",
     "ElementOutcome",
     "Outcome",

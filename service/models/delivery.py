@@ -21,8 +21,11 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in-flight"
     DELIVERED = "delivered"
-    #: A 4xx that retrying cannot fix: a dead letter, shown to admins, re-queueable.
+    #: A 4xx that retrying cannot fix, or a change someone made in the EHR: a dead letter, shown to
+    #: admins, re-queueable.
     DEAD = "dead"
+    #: Never sent: a newer version of the same checklist went instead (or had already gone).
+    SUPERSEDED = "superseded"
 
 
 class Delivery(Model):
@@ -44,6 +47,16 @@ class Delivery(Model):
         CheckConstraint("status <> 'delivered' OR delivered_at IS NOT NULL", name="delivered_at_set"),
         # The worker's claim query: WHERE status = ... AND next_attempt_at <= now ORDER BY next_attempt_at.
         Index("ix_delivery_status_next_attempt", "status", "next_attempt_at"),
+        # One version of a checklist in flight to a site at a time: versions go in order, and two workers
+        # can never send two versions of one checklist at once (the second claim fails on this index).
+        Index(
+            "uq_delivery_one_in_flight",
+            "checklist_id",
+            "site_id",
+            unique=True,
+            sqlite_where=text("status = 'in-flight'"),
+            postgresql_where=text("status = 'in-flight'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -56,6 +69,10 @@ class Delivery(Model):
     )
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, server_default=func.now())
+    #: The worker holding an ``in-flight`` row (host:pid:random), so a late answer from a worker whose
+    #: lease ran out cannot overwrite the row another worker took over.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(TZDateTime)
     #: Last failure, for admins; no patient data (status line, error class, OperationOutcome summary).
     last_error: Mapped[str | None] = mapped_column(Text)
     #: What the EHR answered: its resource id and version (for a later PUT with If-Match), HTTP status.

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint, func, true
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -18,18 +30,40 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class EhrAuth(StrEnum):
+    """How Careloop authenticates to a site's EHR."""
+
+    NONE = "none"
+    #: A static bearer token, read from ``fhir_credentials_ref`` (``env:NAME`` or ``file:/path``).
+    BEARER = "bearer"
+    #: SMART Backend Services: client credentials with a ``private_key_jwt`` assertion signed with
+    #: Careloop's own key set (served as a JWKS the EHR registers).
+    SMART = "smart"
+
+
 class Site(Model):
     """A hospital trust, and the EHR that receives its completed checklists.
 
-    Credentials are never stored here: ``fhir_credentials_ref`` names the environment variable (or secret
-    store entry) that holds the private key or client secret, so a database dump leaks no secret.
+    Credentials are never stored here: ``fhir_credentials_ref`` names where a bearer token lives
+    (``env:NAME`` or ``file:/path``), and SMART signing keys live in Careloop's key file, so a database
+    dump leaks no secret.
     """
 
     __tablename__ = "site"
     __table_args__ = (
+        CheckConstraint(one_of("fhir_auth", values_of(EhrAuth)), name="fhir_auth"),
         CheckConstraint(
-            "fhir_token_url IS NULL OR (fhir_client_id IS NOT NULL AND fhir_credentials_ref IS NOT NULL)",
-            name="fhir_auth_complete",
+            "fhir_auth <> 'smart' OR (fhir_token_url IS NOT NULL AND fhir_client_id IS NOT NULL "
+            "AND fhir_signing_alg IS NOT NULL)",
+            name="fhir_smart_complete",
+        ),
+        CheckConstraint(
+            "fhir_auth <> 'bearer' OR fhir_credentials_ref IS NOT NULL", name="fhir_bearer_complete"
+        ),
+        CheckConstraint("NOT fhir_enabled OR fhir_base_url IS NOT NULL", name="fhir_enabled_has_base"),
+        CheckConstraint("fhir_connect_timeout > 0 AND fhir_read_timeout > 0", name="fhir_timeouts_positive"),
+        CheckConstraint(
+            "fhir_signing_alg IS NULL OR fhir_signing_alg IN ('RS384', 'ES384')", name="fhir_signing_alg"
         ),
     )
 
@@ -39,11 +73,21 @@ class Site(Model):
     name: Mapped[str] = mapped_column(String(200))
     #: FHIR R4 base of the site's EHR; None: no write-back configured.
     fhir_base_url: Mapped[str | None] = mapped_column(String(500))
-    #: SMART backend-services client registration; all None for an open (test) endpoint.
+    #: Write-back on or off (a site may keep its settings while its EHR is not ready).
+    fhir_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    fhir_auth: Mapped[str] = mapped_column(
+        String(16), default=EhrAuth.NONE.value, server_default=EhrAuth.NONE.value
+    )
+    #: Seconds to wait for a connection and for an answer.
+    fhir_connect_timeout: Mapped[float] = mapped_column(Float, default=5.0, server_default=text("5"))
+    fhir_read_timeout: Mapped[float] = mapped_column(Float, default=30.0, server_default=text("30"))
+    #: SMART backend-services client registration (``fhir_auth = 'smart'``).
     fhir_client_id: Mapped[str | None] = mapped_column(String(200))
     fhir_token_url: Mapped[str | None] = mapped_column(String(500))
     fhir_scope: Mapped[str | None] = mapped_column(String(500))
-    #: Name of the environment variable / secret holding the signing key: a reference, never the secret.
+    #: RS384 or ES384: which of Careloop's keys signs this site's client assertions.
+    fhir_signing_alg: Mapped[str | None] = mapped_column(String(8))
+    #: Where the bearer token lives, ``env:NAME`` or ``file:/path``: a reference, never the secret.
     fhir_credentials_ref: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, server_default=func.now())
@@ -99,12 +143,16 @@ class Unit(Model):
 
 
 class UnitCareBundle(Model):
-    """A care bundle (by id, any version) offered on a unit. Care bundles live in YAML, so no foreign key."""
+    """A care bundle offered on a unit: its latest version, or a pinned one. Care bundles live in YAML, so
+    no foreign key."""
 
     __tablename__ = "unit_care_bundle"
 
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True)
     care_bundle_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    #: None: new checklists use the latest loaded version; else this version (a unit finishing an audit
+    #: period on the version it started with).
+    pinned_version: Mapped[str | None] = mapped_column(String(32))
 
     unit: Mapped[Unit] = relationship(back_populates="care_bundle_links")
 
