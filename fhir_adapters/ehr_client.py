@@ -85,6 +85,22 @@ class Ours:
     documents: Sequence[dict[str, Any]] = ()
 
 
+def for_ehr(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What we send for a stored snapshot: the EHR owns ``id``, ``meta.versionId`` and ``meta.lastUpdated``
+    (our snapshot's are Careloop's); profiles, tags and security labels go as they are."""
+    document = {key: value for key, value in snapshot.items() if key != "id"}
+    meta = snapshot.get("meta")
+    if isinstance(meta, dict):
+        kept = {
+            key: value for key, value in meta.items() if key not in ("versionId", "lastUpdated", "source")
+        }
+        if kept:
+            document["meta"] = kept
+        else:
+            document.pop("meta")
+    return document
+
+
 def same_content(left: dict[str, Any], right: dict[str, Any]) -> bool:
     """Equal once the elements the server owns (id, meta, narrative) are set aside."""
     return {k: v for k, v in left.items() if k not in SERVER_ELEMENTS} == {

@@ -44,6 +44,11 @@ DEFAULTS: dict[str, Any] = {
     # end (Flask-WTF's default of one hour would throw away a checklist typed over a long interruption). The
     # token stays bound to the session, which ends at PERMANENT_SESSION_LIFETIME or at sign-out.
     "WTF_CSRF_TIME_LIMIT": None,
+    #: Careloop's private SMART Backend Services keys (``flask keys``); None: ``instance/smart-keys.json``.
+    "SMART_KEYS_PATH": None,
+    #: ``flask deliver``: rows claimed per batch, and seconds between looks when nothing is due.
+    "DELIVERY_BATCH": 20,
+    "DELIVERY_POLL_SECONDS": 2.0,
 }
 
 
@@ -78,6 +83,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigError(
             f"CARELOOP_PERMANENT_SESSION_LIFETIME must be a positive number of seconds, not {lifetime!r}"
         )
+
+    if not app.config["SMART_KEYS_PATH"]:
+        app.config["SMART_KEYS_PATH"] = str(Path(app.instance_path) / "smart-keys.json")
 
     database_url = app.config["DATABASE_URL"]
     if not database_url:

@@ -10,7 +10,7 @@ from flask import Flask, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, Engine, MetaData, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Named constraints so that Alembic can alter and drop them on every backend (SQLite batch mode included).
 NAMING_CONVENTION = {
@@ -27,6 +27,8 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+#: A plain session (scripts, workers, tests) or Flask-SQLAlchemy's request-scoped ``db.session``.
+AnySession = Session | scoped_session[Any]
 migrate = Migrate()
 
 

@@ -27,7 +27,7 @@ from service.checklists.timing import instant
 from service.errors import Conflict, StaleVersion, Unprocessable
 from service.models.audit import AuditAction, AuditEvent
 from service.models.changes import ChangeOperation, ChecklistChange
-from service.models.checklists import FINAL_STATUSES, Checklist, ChecklistStatus
+from service.models.checklists import FINAL_STATUSES, Checklist, ChecklistSource, ChecklistStatus
 from service.models.delivery import Delivery, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -129,8 +129,10 @@ def record_change(
             )
         if status is ChecklistStatus.ENTERED_IN_ERROR:
             response = _response_of_stored(entry, checklist, version, now)
-        if status in FINAL_STATUSES or (
-            status is ChecklistStatus.ENTERED_IN_ERROR and previous in FINAL_STATUSES
+        # No echo: a QuestionnaireResponse that came in from the EHR over /fhir is not written back to it.
+        if checklist.source != ChecklistSource.FHIR and (
+            status in FINAL_STATUSES
+            or (status is ChecklistStatus.ENTERED_IN_ERROR and previous in FINAL_STATUSES)
         ):
             checklist.deliveries.append(
                 Delivery(

@@ -1,0 +1,369 @@
+"""The outbox: which delivery rows a worker may take, and what becomes of them. One module for every change.
+
+A row goes ``pending`` -> ``in-flight`` (claimed, with a lease) -> ``delivered`` | ``pending`` again (a
+retryable failure, with a back-off) | ``dead`` (the EHR refused it, or someone changed the resource in the
+EHR). ``superseded`` rows were never sent because a newer version of the same checklist went instead. An
+admin may requeue a dead row.
+
+Claims are per checklist and site: the newest open version is claimed and older unsent ones are superseded
+in the same transaction, so versions reach the EHR in order and one at a time. Two workers cannot hold two
+versions of one checklist: on PostgreSQL the claim query skips rows another worker has locked (``FOR UPDATE
+SKIP LOCKED``), and a partial unique index allows one ``in-flight`` row per checklist and site. SQLite runs
+one worker (its write lock serialises claims anyway).
+
+Every state change here checks the lease: a worker whose lease ran out (it was stopped, or hung) and whose
+row another worker took over cannot write its late result over the other's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from service.delivery.settings import SiteEhr
+from service.errors import Conflict, NotFound
+from service.extensions import AnySession
+from service.models import Checklist, ChecklistChange, Delivery, DeliveryStatus, Site
+
+OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value)
+#: Back-off after the n-th failed attempt: BASE * 2**(n-1), capped, then "equal jitter" (half fixed, half
+#: random), so a fleet of rows that failed together in an outage does not retry together.
+BACKOFF_BASE = dt.timedelta(seconds=5)
+BACKOFF_CAP = dt.timedelta(minutes=15)
+
+
+def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) -> dt.timedelta:
+    """How long to wait after ``attempts`` failures, and never less than the EHR's ``Retry-After``."""
+    exponent = min(max(attempts - 1, 0), 20)
+    ceiling: dt.timedelta = min(BACKOFF_CAP, BACKOFF_BASE * (2**exponent))
+    delay: dt.timedelta = ceiling / 2 + ceiling / 2 * rng()
+    if retry_after is not None:
+        delay = max(delay, dt.timedelta(seconds=retry_after))
+    return delay
+
+
+def lease_for(site: Site) -> dt.timedelta:
+    """Long enough for a token request and a PUT, a re-read and a second PUT, each at full timeouts."""
+    return dt.timedelta(seconds=30 + 5 * (site.fhir_connect_timeout + site.fhir_read_timeout))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row a worker holds: its id, what to send, and what it knows of earlier writes."""
+
+    delivery_id: int
+    checklist_id: uuid.UUID
+    checklist_version: int
+    site_id: int
+    attempts: int
+    #: The site's EHR settings, copied at claim time (no transaction is open while the EHR is called).
+    ehr: SiteEhr
+    document: dict[str, Any]
+    #: Where our latest delivered version is in the EHR (None: never delivered there).
+    ehr_resource_id: str | None
+    ehr_version_id: str | None
+    #: EHR version ids of our earlier deliveries, and our earlier snapshots: to recognise our own writes.
+    our_version_ids: tuple[str, ...]
+    our_documents: tuple[dict[str, Any], ...]
+
+
+def new_worker_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def claim(session: AnySession, worker: str, now: dt.datetime, *, limit: int = 20) -> list[Claimed]:
+    """Take up to ``limit`` due rows (one per checklist and site) and commit the claim."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    due = (
+        select(Delivery.id, Delivery.checklist_id, Delivery.site_id)
+        .join(Site, Site.id == Delivery.site_id)
+        .where(
+            Site.fhir_enabled.is_(True),
+            Site.active.is_(True),
+            Delivery.status.in_(OPEN),
+            Delivery.next_attempt_at <= now,
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit * 4)
+    )
+    if postgres:
+        due = due.with_for_update(skip_locked=True, of=Delivery)
+    groups: dict[tuple[uuid.UUID, int], None] = {}
+    for row in session.execute(due):
+        groups.setdefault((row.checklist_id, row.site_id), None)
+    claimed: list[Claimed] = []
+    for checklist_id, site_id in list(groups)[:limit]:
+        taken = _claim_group(session, worker, now, checklist_id, site_id, postgres)
+        if taken is not None:
+            claimed.append(taken)
+    session.commit()
+    return claimed
+
+
+def _claim_group(
+    session: AnySession, worker: str, now: dt.datetime, checklist_id: uuid.UUID, site_id: int, postgres: bool
+) -> Claimed | None:
+    rows_query = (
+        select(Delivery)
+        .where(Delivery.checklist_id == checklist_id, Delivery.site_id == site_id, Delivery.status.in_(OPEN))
+        .order_by(Delivery.checklist_version)
+    )
+    if postgres:
+        rows_query = rows_query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(rows_query))
+    if not rows or any(r.status == DeliveryStatus.IN_FLIGHT and r.next_attempt_at > now for r in rows):
+        return None  # another worker holds a live lease on this checklist
+    delivered = _delivered(session, checklist_id, site_id)
+    newest = rows[-1]
+    if delivered and delivered[-1].checklist_version >= newest.checklist_version:
+        for row in rows:  # a newer version already reached the EHR (a requeued old dead letter)
+            _supersede(row, now)
+        return None
+    for row in rows[:-1]:
+        _supersede(row, now)
+    if newest.next_attempt_at > now:
+        return None  # backing off: the superseded rows were due, the newest is not yet
+    site = session.get(Site, site_id)
+    assert site is not None
+    try:
+        with session.begin_nested():
+            newest.status = DeliveryStatus.IN_FLIGHT.value
+            newest.lease_owner = worker
+            newest.next_attempt_at = now + lease_for(site)
+            newest.last_attempt_at = now
+            newest.attempts += 1
+            newest.updated_at = now
+            session.flush()
+    except IntegrityError:  # uq_delivery_one_in_flight: another worker claimed this checklist just now
+        session.expire(newest)
+        return None
+    snapshots: dict[int, dict[str, Any]] = {
+        version: snapshot
+        for version, snapshot in session.execute(
+            select(ChecklistChange.version, ChecklistChange.snapshot).where(
+                ChecklistChange.checklist_id == checklist_id,
+                ChecklistChange.snapshot.is_not(None),
+                ChecklistChange.version <= newest.checklist_version,
+            )
+        )
+    }
+    document = snapshots.pop(newest.checklist_version, None)
+    if document is None:
+        raise NotFound(f"checklist {checklist_id} version {newest.checklist_version} has no snapshot")
+    last = delivered[-1] if delivered else None
+    return Claimed(
+        delivery_id=newest.id,
+        checklist_id=checklist_id,
+        checklist_version=newest.checklist_version,
+        site_id=site_id,
+        attempts=newest.attempts,
+        ehr=SiteEhr.of(site),
+        document=document,
+        ehr_resource_id=last.ehr_resource_id if last else None,
+        ehr_version_id=last.ehr_version_id if last else None,
+        our_version_ids=tuple(d.ehr_version_id for d in delivered if d.ehr_version_id),
+        our_documents=tuple(snapshots[v] for v in sorted(snapshots)),
+    )
+
+
+def _delivered(session: AnySession, checklist_id: uuid.UUID, site_id: int) -> list[Delivery]:
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.checklist_id == checklist_id,
+                Delivery.site_id == site_id,
+                Delivery.status == DeliveryStatus.DELIVERED,
+            )
+            .order_by(Delivery.checklist_version)
+        )
+    )
+
+
+def _supersede(row: Delivery, now: dt.datetime) -> None:
+    row.status = DeliveryStatus.SUPERSEDED.value
+    row.lease_owner = None
+    row.updated_at = now
+
+
+def _held(delivery_id: int, worker: str) -> Any:
+    return and_(
+        Delivery.id == delivery_id,
+        Delivery.status == DeliveryStatus.IN_FLIGHT,
+        Delivery.lease_owner == worker,
+    )
+
+
+def mark_delivered(
+    session: AnySession,
+    claimed: Claimed,
+    worker: str,
+    now: dt.datetime,
+    *,
+    resource_id: str,
+    version_id: str | None,
+    status_code: int,
+) -> bool:
+    """Record the EHR's id and version; False when the lease was lost (nothing written)."""
+    result = session.execute(
+        update(Delivery)
+        .where(_held(claimed.delivery_id, worker))
+        .values(
+            status=DeliveryStatus.DELIVERED.value,
+            delivered_at=now,
+            updated_at=now,
+            ehr_resource_id=resource_id[:64],
+            ehr_version_id=version_id[:64] if version_id else None,
+            ehr_status_code=status_code,
+            lease_owner=None,
+            last_error=None,
+            operation_outcome=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_failed(
+    session: AnySession,
+    claimed: Claimed,
+    worker: str,
+    now: dt.datetime,
+    *,
+    error: str,
+    status_code: int | None,
+    outcome: dict[str, Any] | None,
+    retry_in: dt.timedelta | None,
+) -> bool:
+    """A retryable failure (``retry_in`` given: back to pending) or a dead letter (``retry_in`` None)."""
+    values: dict[str, Any] = {
+        "updated_at": now,
+        "last_error": error[:1000],
+        "ehr_status_code": status_code,
+        "operation_outcome": outcome,
+        "lease_owner": None,
+    }
+    if retry_in is None:
+        values["status"] = DeliveryStatus.DEAD.value
+    else:
+        values["status"] = DeliveryStatus.PENDING.value
+        values["next_attempt_at"] = now + retry_in
+    result = session.execute(
+        update(Delivery)
+        .where(_held(claimed.delivery_id, worker))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(session: AnySession, claimed: Sequence[Claimed], worker: str, now: dt.datetime) -> None:
+    """Give back rows claimed but not started (the worker is stopping): due again at once."""
+    for row in claimed:
+        session.execute(
+            update(Delivery)
+            .where(_held(row.delivery_id, worker))
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                lease_owner=None,
+                attempts=Delivery.attempts - 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
+def requeue(session: AnySession, delivery_id: int, now: dt.datetime) -> Delivery:
+    """A dead letter back to pending, due now, its attempts counted afresh. Not committed."""
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    if row.status != DeliveryStatus.DEAD:
+        raise Conflict(f"delivery {delivery_id} is {row.status}: only dead letters are requeued")
+    row.status = DeliveryStatus.PENDING.value
+    row.next_attempt_at = now
+    row.attempts = 0
+    row.updated_at = now
+    return row
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    in_flight: int
+    dead: int
+    delivered: int
+    #: The oldest undelivered row's creation time (None: nothing waiting).
+    oldest_waiting: dt.datetime | None
+
+
+def backlog(session: AnySession, site_id: int | None = None) -> Backlog:
+    where = [] if site_id is None else [Delivery.site_id == site_id]
+    counts: dict[str, int] = {
+        status: number
+        for status, number in session.execute(
+            select(Delivery.status, func.count()).where(*where).group_by(Delivery.status)
+        )
+    }
+    oldest = session.scalar(select(func.min(Delivery.created_at)).where(*where, Delivery.status.in_(OPEN)))
+    return Backlog(
+        pending=counts.get(DeliveryStatus.PENDING.value, 0),
+        in_flight=counts.get(DeliveryStatus.IN_FLIGHT.value, 0),
+        dead=counts.get(DeliveryStatus.DEAD.value, 0),
+        delivered=counts.get(DeliveryStatus.DELIVERED.value, 0),
+        oldest_waiting=oldest,
+    )
+
+
+def listing(
+    session: AnySession, *, statuses: Sequence[str] = (DeliveryStatus.DEAD.value,), limit: int = 200
+) -> list[Delivery]:
+    """Rows in these states, oldest first, with their checklist and site (no patient data is shown)."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .options(
+                joinedload(Delivery.site), joinedload(Delivery.checklist).load_only(Checklist.care_bundle_id)
+            )
+            .where(Delivery.status.in_(list(statuses)))
+            .order_by(Delivery.created_at, Delivery.id)
+            .limit(limit)
+        )
+    )
+
+
+def latest_states(session: AnySession, checklist_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Delivery]:
+    """Each checklist's newest delivery row (the ward pages show it): newest version, any site."""
+    if not checklist_ids:
+        return {}
+    newest = (
+        select(Delivery.checklist_id, func.max(Delivery.checklist_version).label("version"))
+        .where(Delivery.checklist_id.in_(list(checklist_ids)))
+        .group_by(Delivery.checklist_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Delivery).join(
+            newest,
+            and_(
+                Delivery.checklist_id == newest.c.checklist_id, Delivery.checklist_version == newest.c.version
+            ),
+        )
+    )
+    return {row.checklist_id: row for row in rows}
+
+
+def jitter() -> float:
+    return random.random()  # noqa: S311 (spreading retries, not a secret)
