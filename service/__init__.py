@@ -13,6 +13,7 @@ from service.auth import init_auth
 from service.care_bundles import init_care_bundles
 from service.cli import register_cli
 from service.config import PROJECT_ROOT, configure
+from service.delivery.views import bp as deliveries_bp
 from service.extensions import db, init_read_only_requests, migrate
 from service.fhir_api import bp as fhir_bp
 from service.fhir_api import register_error_handlers
@@ -51,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)
     app.register_blueprint(ward_bp)
+    app.register_blueprint(deliveries_bp)
     # /fhir is a token-authenticated API: its clients send no cookies, so there is no request to forge.
     init_auth(app, csrf_exempt=(fhir_bp,))
     register_error_handlers(app)

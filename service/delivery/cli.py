@@ -112,7 +112,7 @@ keys_cli = AppGroup("keys", help="Careloop's SMART Backend Services signing keys
 @keys_cli.command("list")
 def keys_list() -> None:
     """Each key: kid, algorithm, state (next / active / previous), creation time."""
-    keys = key_store().keys()
+    keys = key_store().entries()
     if not keys:
         click.echo("no keys: `flask keys add --alg RS384` (or ES384) makes one")
     for stored in keys:

@@ -51,7 +51,7 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def keys(self) -> list[StoredKey]:
+    def entries(self) -> list[StoredKey]:
         if not self.path.exists():
             return []
         if self.path.stat().st_size > MAX_KEY_FILE_BYTES:
@@ -61,10 +61,10 @@ class KeyStore:
 
     def public_jwks(self) -> dict[str, Any]:
         """What EHRs fetch: every published key's public half, with ``kid``, ``alg`` and ``use``."""
-        return {"keys": [stored.public() for stored in self.keys()]}
+        return {"keys": [stored.public() for stored in self.entries()]}
 
     def signing_key(self, alg: str) -> StoredKey:
-        for stored in self.keys():
+        for stored in self.entries():
             if stored.alg == alg and stored.state == "active":
                 return stored
         raise NotFound(f"no active {alg} signing key: run `flask keys add --alg {alg}`")
@@ -78,14 +78,14 @@ class KeyStore:
             if alg == "RS384"
             else ECKey.generate_key("P-384", parameters=parameters, auto_kid=True)  # type: ignore[arg-type]
         )
-        keys = self.keys()
+        keys = self.entries()
         state = "next" if any(k.alg == alg and k.state == "active" for k in keys) else "active"
         stored = StoredKey(str(key.kid), alg, state, now.isoformat(timespec="seconds"), key)
         self._write([*keys, stored])
         return stored
 
     def activate(self, kid: str) -> StoredKey:
-        keys = self.keys()
+        keys = self.entries()
         chosen = _find(keys, kid)
         updated = []
         for stored in keys:
@@ -98,7 +98,7 @@ class KeyStore:
         return _find(updated, kid)
 
     def retire(self, kid: str) -> StoredKey:
-        keys = self.keys()
+        keys = self.entries()
         chosen = _find(keys, kid)
         if chosen.state == "active":
             raise Conflict(f"key {kid} is signing: activate another {chosen.alg} key before retiring it")

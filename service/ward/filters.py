@@ -35,6 +35,24 @@ def local_datetime(moment: dt.datetime | None, zone: str = "Europe/London") -> s
     return f"{local.day} {local.strftime('%B %Y at %H:%M')}"
 
 
+#: A checklist's newest delivery row as the ward sees it: words and tag colour.
+_DELIVERY = {
+    "pending": ("Queued for the EHR", "blue"),
+    "in-flight": ("Sending to the EHR", "blue"),
+    "delivered": ("Sent to the EHR", "green"),
+    "superseded": ("Sent to the EHR", "green"),
+    "dead": ("Not sent to the EHR", "red"),
+}
+
+
+def delivery_text(status: str) -> str:
+    return _DELIVERY.get(status, (status, "grey"))[0]
+
+
+def delivery_colour(status: str) -> str:
+    return _DELIVERY.get(status, (status, "grey"))[1]
+
+
 def status_text(status: str) -> str:
     return _STATUS.get(status, (status, "grey"))[0]
 
@@ -114,6 +132,8 @@ def register(bp: Blueprint) -> None:
         ("local_datetime", local_datetime),
         ("status_text", status_text),
         ("status_colour", status_colour),
+        ("delivery_text", delivery_text),
+        ("delivery_colour", delivery_colour),
         ("error_list", error_list),
     ):
         bp.add_app_template_filter(function, name)

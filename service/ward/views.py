@@ -32,6 +32,7 @@ from service.checklists import (
 )
 from service.checklists.store import answers_of
 from service.checklists.timing import bank_holidays
+from service.delivery.outbox import latest_states
 from service.errors import CareloopError, InvalidInput, StaleVersion, Unprocessable
 from service.extensions import db
 from service.models import AuditAction, ChecklistStatus
@@ -371,8 +372,14 @@ def _completed_page(checklist: Any, answers: dict[str, list[Any]], evaluation: A
         judged_outcome = outcome if element.compliance is not None else None
         reason = humanise_reason(care_bundle, judged_outcome.reason) if judged_outcome is not None else None
         rows.append((element, shown, judged_outcome, reason))
+    delivery = latest_states(db.session, [checklist.id]).get(checklist.id)
     return render_template(
-        "ward/completed.html", checklist=checklist, care_bundle=care_bundle, rows=rows, evaluation=evaluation
+        "ward/completed.html",
+        checklist=checklist,
+        care_bundle=care_bundle,
+        rows=rows,
+        evaluation=evaluation,
+        delivery=delivery,
     )
 
 

@@ -110,7 +110,8 @@ def test_a_completion_is_created_in_the_ehr_and_its_id_and_version_recorded(
     sent = json.loads(responses.calls[0].request.body)
     assert sent["identifier"]["value"] == str(checklist_id)
     assert responses.calls[0].request.headers["If-None-Exist"].endswith(f"|{checklist_id}")
-    assert "id" not in sent and "versionId" not in sent.get("meta", {})
+    assert "id" not in sent
+    assert "versionId" not in sent.get("meta", {})
     assert sent["status"] == "completed"
 
 
