@@ -22,9 +22,9 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -80,10 +80,14 @@ def new_worker_id() -> str:
 
 
 def claim(session: AnySession, worker: str, now: dt.datetime, *, limit: int = 20) -> list[Claimed]:
-    """Take up to ``limit`` due rows (one per checklist and site) and commit the claim."""
+    """Take up to ``limit`` due rows (one per checklist and site) and commit the claim.
+
+    A handful of statements per batch, not per row: the due rows, every open and delivered row of their
+    checklists, the sites, one UPDATE per taken row (flushed together) and their snapshots.
+    """
     postgres = session.get_bind().dialect.name == "postgresql"
     due = (
-        select(Delivery.id, Delivery.checklist_id, Delivery.site_id)
+        select(Delivery.checklist_id, Delivery.site_id)
         .join(Site, Site.id == Delivery.site_id)
         .where(
             Site.fhir_enabled.is_(True),
@@ -96,32 +100,70 @@ def claim(session: AnySession, worker: str, now: dt.datetime, *, limit: int = 20
     )
     if postgres:
         due = due.with_for_update(skip_locked=True, of=Delivery)
-    groups: dict[tuple[uuid.UUID, int], None] = {}
-    for row in session.execute(due):
-        groups.setdefault((row.checklist_id, row.site_id), None)
-    claimed: list[Claimed] = []
-    for checklist_id, site_id in list(groups)[:limit]:
-        taken = _claim_group(session, worker, now, checklist_id, site_id, postgres)
-        if taken is not None:
-            claimed.append(taken)
+    groups = list(dict.fromkeys((row.checklist_id, row.site_id) for row in session.execute(due)))[:limit]
+    if not groups:
+        session.commit()
+        return []
+    checklist_ids = list({checklist_id for checklist_id, _ in groups})
+    open_query = (
+        select(Delivery)
+        .where(Delivery.checklist_id.in_(checklist_ids), Delivery.status.in_(OPEN))
+        .order_by(Delivery.checklist_version)
+    )
+    if postgres:  # rows another worker is claiming right now are left to it
+        open_query = open_query.with_for_update(skip_locked=True)
+    open_rows: dict[tuple[uuid.UUID, int], list[Delivery]] = {}
+    for row in session.scalars(open_query):
+        open_rows.setdefault((row.checklist_id, row.site_id), []).append(row)
+    delivered: dict[tuple[uuid.UUID, int], list[Any]] = {}
+    for done in session.execute(
+        select(
+            Delivery.checklist_id,
+            Delivery.site_id,
+            Delivery.checklist_version,
+            Delivery.ehr_resource_id,
+            Delivery.ehr_version_id,
+        )
+        .where(Delivery.checklist_id.in_(checklist_ids), Delivery.status == DeliveryStatus.DELIVERED)
+        .order_by(Delivery.checklist_version)
+    ):
+        delivered.setdefault((done.checklist_id, done.site_id), []).append(done)
+    sites = {
+        site.id: site for site in session.scalars(select(Site).where(Site.id.in_({s for _, s in groups})))
+    }
+
+    chosen = []
+    for group in groups:
+        newest = _newest_to_send(open_rows.get(group, []), delivered.get(group, []), now)
+        if newest is not None:
+            chosen.append(newest)
+    taken = _take(session, chosen, worker, now, sites)
+    snapshots: dict[uuid.UUID, dict[int, dict[str, Any]]] = {}
+    if taken:
+        for checklist_id, version, snapshot in session.execute(
+            select(ChecklistChange.checklist_id, ChecklistChange.version, ChecklistChange.snapshot).where(
+                ChecklistChange.checklist_id.in_([row.checklist_id for row in taken]),
+                ChecklistChange.snapshot.is_not(None),
+            )
+        ):
+            snapshots.setdefault(checklist_id, {})[version] = snapshot
+    claimed = [
+        _claimed(
+            row,
+            sites[row.site_id],
+            snapshots.get(row.checklist_id, {}),
+            delivered.get((row.checklist_id, row.site_id), []),
+        )
+        for row in taken
+    ]
     session.commit()
     return claimed
 
 
-def _claim_group(
-    session: AnySession, worker: str, now: dt.datetime, checklist_id: uuid.UUID, site_id: int, postgres: bool
-) -> Claimed | None:
-    rows_query = (
-        select(Delivery)
-        .where(Delivery.checklist_id == checklist_id, Delivery.site_id == site_id, Delivery.status.in_(OPEN))
-        .order_by(Delivery.checklist_version)
-    )
-    if postgres:
-        rows_query = rows_query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(rows_query))
+def _newest_to_send(rows: list[Delivery], delivered: list[Any], now: dt.datetime) -> Delivery | None:
+    """The open row of a checklist to send now, superseding older ones; None if none is to go now."""
     if not rows or any(r.status == DeliveryStatus.IN_FLIGHT and r.next_attempt_at > now for r in rows):
-        return None  # another worker holds a live lease on this checklist
-    delivered = _delivered(session, checklist_id, site_id)
+        return None  # another worker holds a live lease on this checklist (or a row was skipped as locked)
     newest = rows[-1]
     if delivered and delivered[-1].checklist_version >= newest.checklist_version:
         for row in rows:  # a newer version already reached the EHR (a requeued old dead letter)
@@ -131,60 +173,66 @@ def _claim_group(
         _supersede(row, now)
     if newest.next_attempt_at > now:
         return None  # backing off: the superseded rows were due, the newest is not yet
-    site = session.get(Site, site_id)
-    assert site is not None
+    return newest
+
+
+def _take(
+    session: AnySession, chosen: list[Delivery], worker: str, now: dt.datetime, sites: dict[int, Site]
+) -> list[Delivery]:
+    """Mark the chosen rows in flight under this worker's lease. All at once; if another worker took one
+    of these checklists in the meantime (the one-in-flight index refuses), one at a time, skipping it."""
+    session.flush()  # superseded rows first, outside the savepoints below
+
+    def lease(row: Delivery) -> None:
+        row.status = DeliveryStatus.IN_FLIGHT.value
+        row.lease_owner = worker
+        row.next_attempt_at = now + lease_for(sites[row.site_id])
+        row.last_attempt_at = now
+        row.attempts += 1
+        row.updated_at = now
+
     try:
         with session.begin_nested():
-            newest.status = DeliveryStatus.IN_FLIGHT.value
-            newest.lease_owner = worker
-            newest.next_attempt_at = now + lease_for(site)
-            newest.last_attempt_at = now
-            newest.attempts += 1
-            newest.updated_at = now
+            for row in chosen:
+                lease(row)
             session.flush()
-    except IntegrityError:  # uq_delivery_one_in_flight: another worker claimed this checklist just now
-        session.expire(newest)
-        return None
-    snapshots: dict[int, dict[str, Any]] = {
-        version: snapshot
-        for version, snapshot in session.execute(
-            select(ChecklistChange.version, ChecklistChange.snapshot).where(
-                ChecklistChange.checklist_id == checklist_id,
-                ChecklistChange.snapshot.is_not(None),
-                ChecklistChange.version <= newest.checklist_version,
-            )
-        )
-    }
-    document = snapshots.pop(newest.checklist_version, None)
+        return chosen
+    except IntegrityError:
+        pass
+    taken = []
+    for row in chosen:
+        session.refresh(row)
+        if row.status not in OPEN:
+            continue
+        try:
+            with session.begin_nested():
+                lease(row)
+                session.flush()
+            taken.append(row)
+        except IntegrityError:  # uq_delivery_one_in_flight: another worker has this checklist
+            session.expire(row)
+    return taken
+
+
+def _claimed(
+    row: Delivery, site: Site, snapshots: dict[int, dict[str, Any]], delivered: list[Any]
+) -> Claimed:
+    document = snapshots.get(row.checklist_version)
     if document is None:
-        raise NotFound(f"checklist {checklist_id} version {newest.checklist_version} has no snapshot")
+        raise NotFound(f"checklist {row.checklist_id} version {row.checklist_version} has no snapshot")
     last = delivered[-1] if delivered else None
     return Claimed(
-        delivery_id=newest.id,
-        checklist_id=checklist_id,
-        checklist_version=newest.checklist_version,
-        site_id=site_id,
-        attempts=newest.attempts,
+        delivery_id=row.id,
+        checklist_id=row.checklist_id,
+        checklist_version=row.checklist_version,
+        site_id=row.site_id,
+        attempts=row.attempts,
         ehr=SiteEhr.of(site),
         document=document,
         ehr_resource_id=last.ehr_resource_id if last else None,
         ehr_version_id=last.ehr_version_id if last else None,
         our_version_ids=tuple(d.ehr_version_id for d in delivered if d.ehr_version_id),
-        our_documents=tuple(snapshots[v] for v in sorted(snapshots)),
-    )
-
-
-def _delivered(session: AnySession, checklist_id: uuid.UUID, site_id: int) -> list[Delivery]:
-    return list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.checklist_id == checklist_id,
-                Delivery.site_id == site_id,
-                Delivery.status == DeliveryStatus.DELIVERED,
-            )
-            .order_by(Delivery.checklist_version)
-        )
+        our_documents=tuple(snapshots[v] for v in sorted(snapshots) if v < row.checklist_version),
     )
 
 
@@ -194,77 +242,65 @@ def _supersede(row: Delivery, now: dt.datetime) -> None:
     row.updated_at = now
 
 
+@dataclass(frozen=True)
+class Result:
+    """What became of one claimed row: delivered (with the EHR's id and version), retry later, or dead."""
+
+    claimed: Claimed
+    status: DeliveryStatus
+    status_code: int | None = None
+    resource_id: str | None = None
+    version_id: str | None = None
+    error: str | None = None
+    outcome: dict[str, Any] | None = None
+    retry_in: dt.timedelta | None = None
+    #: How it was delivered: created | updated | already-there.
+    how: str | None = None
+
+
+def record(session: AnySession, worker: str, now: dt.datetime, results: Sequence[Result]) -> list[Result]:
+    """Write the results in one transaction; returns those whose lease was lost (not written: another
+    worker took the row over after this one's lease ran out)."""
+    table = cast(Table, Delivery.__table__)
+    lost = []
+    for result in results:
+        values: dict[str, Any] = {
+            "status": result.status.value,
+            "updated_at": now,
+            "lease_owner": None,
+            "ehr_status_code": result.status_code,
+            "last_error": result.error[:1000] if result.error else None,
+            "operation_outcome": result.outcome,
+        }
+        if result.status is DeliveryStatus.DELIVERED:
+            assert result.resource_id is not None
+            values["delivered_at"] = now
+            values["ehr_resource_id"] = result.resource_id[:64]
+            values["ehr_version_id"] = result.version_id[:64] if result.version_id else None
+        elif result.status is DeliveryStatus.PENDING:
+            assert result.retry_in is not None
+            values["next_attempt_at"] = now + result.retry_in
+        written = session.execute(
+            update(table)
+            .where(
+                table.c.id == result.claimed.delivery_id,
+                table.c.status == DeliveryStatus.IN_FLIGHT.value,
+                table.c.lease_owner == worker,
+            )
+            .values(**values)
+        )
+        if not written.rowcount:  # type: ignore[attr-defined]
+            lost.append(result)
+    session.commit()
+    return lost
+
+
 def _held(delivery_id: int, worker: str) -> Any:
     return and_(
         Delivery.id == delivery_id,
         Delivery.status == DeliveryStatus.IN_FLIGHT,
         Delivery.lease_owner == worker,
     )
-
-
-def mark_delivered(
-    session: AnySession,
-    claimed: Claimed,
-    worker: str,
-    now: dt.datetime,
-    *,
-    resource_id: str,
-    version_id: str | None,
-    status_code: int,
-) -> bool:
-    """Record the EHR's id and version; False when the lease was lost (nothing written)."""
-    result = session.execute(
-        update(Delivery)
-        .where(_held(claimed.delivery_id, worker))
-        .values(
-            status=DeliveryStatus.DELIVERED.value,
-            delivered_at=now,
-            updated_at=now,
-            ehr_resource_id=resource_id[:64],
-            ehr_version_id=version_id[:64] if version_id else None,
-            ehr_status_code=status_code,
-            lease_owner=None,
-            last_error=None,
-            operation_outcome=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def mark_failed(
-    session: AnySession,
-    claimed: Claimed,
-    worker: str,
-    now: dt.datetime,
-    *,
-    error: str,
-    status_code: int | None,
-    outcome: dict[str, Any] | None,
-    retry_in: dt.timedelta | None,
-) -> bool:
-    """A retryable failure (``retry_in`` given: back to pending) or a dead letter (``retry_in`` None)."""
-    values: dict[str, Any] = {
-        "updated_at": now,
-        "last_error": error[:1000],
-        "ehr_status_code": status_code,
-        "operation_outcome": outcome,
-        "lease_owner": None,
-    }
-    if retry_in is None:
-        values["status"] = DeliveryStatus.DEAD.value
-    else:
-        values["status"] = DeliveryStatus.PENDING.value
-        values["next_attempt_at"] = now + retry_in
-    result = session.execute(
-        update(Delivery)
-        .where(_held(claimed.delivery_id, worker))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def release(session: AnySession, claimed: Sequence[Claimed], worker: str, now: dt.datetime) -> None:

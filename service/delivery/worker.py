@@ -15,16 +15,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fhir_adapters.ehr_client import EhrCopy, Ours, for_ehr
 from fhir_adapters.ehr_errors import EhrError
 from service.delivery import outbox
-from service.delivery.outbox import Claimed
+from service.delivery.outbox import Claimed, Result
 from service.delivery.settings import Clients
 from service.errors import CareloopError
 from service.extensions import AnySession
-from service.models import utcnow
+from service.models import DeliveryStatus, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +64,22 @@ class Worker:
         self.tally = Tally()
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Claim one batch and deliver it; the number of rows claimed."""
+        """Claim one batch, deliver it row by row (until ``stop``: the rest is given back), record the
+        results in one transaction; the number of rows claimed.
+
+        Recording once per batch is safe: if the worker dies before it records, the rows' leases run out
+        and they are sent again, and every write is idempotent (a conditional create finds our resource, an
+        If-Match update finds our version already there).
+        """
         claimed = outbox.claim(self.session, self.worker_id, self._now(), limit=self.batch)
+        results = []
         for index, row in enumerate(claimed):
             if stop is not None and stop.is_set():
                 outbox.release(self.session, claimed[index:], self.worker_id, self._now())
                 break
-            self.deliver(row)
+            results.append(self.attempt(row))
+        lost = outbox.record(self.session, self.worker_id, self._now(), results)
+        self._count(results, lost)
         return len(claimed)
 
     def drain(self, stop: threading.Event | None = None) -> Tally:
@@ -93,13 +101,14 @@ class Worker:
         logger.info("delivery worker %s stopped: %s", self.worker_id, self.tally)
         return self.tally
 
-    def deliver(self, row: Claimed) -> None:
-        """Write one claimed row to its EHR and record the result (never raises for an EHR's answer)."""
+    def attempt(self, row: Claimed) -> Result:
+        """Write one claimed row to its EHR (no database work): what happened, as a result to record."""
         try:
             client = self.clients.client(row.ehr)
         except CareloopError as error:  # no signing key, unreadable secret: the site's settings
-            self._failed(row, f"site settings: {error.message}", None, None, CONFIG_RETRY)
-            return
+            return Result(
+                row, DeliveryStatus.PENDING, error=f"site settings: {error.message}", retry_in=CONFIG_RETRY
+            )
         document = for_ehr(row.document)
         identifier = document.get("identifier") or {}
         try:
@@ -107,82 +116,70 @@ class Worker:
                 document,
                 identifier_system=str(identifier.get("system", "")),
                 identifier_value=str(identifier.get("value", row.checklist_id)),
-                copy=client_copy(row),
+                copy=EhrCopy(row.ehr_resource_id, row.ehr_version_id) if row.ehr_resource_id else None,
                 ours=Ours(row.our_version_ids, [for_ehr(d) for d in row.our_documents]),
             )
         except EhrError as error:
-            retry_in = outbox.backoff(row.attempts, error.retry_after, self._rng) if error.retryable else None
-            self._failed(
-                row, f"{type(error).__name__}: {error.message}", error.status_code, error.outcome, retry_in
+            message = f"{type(error).__name__}: {error.message}"
+            if not error.retryable:
+                return Result(
+                    row, DeliveryStatus.DEAD, error.status_code, error=message, outcome=error.outcome
+                )
+            retry_in = outbox.backoff(row.attempts, error.retry_after, self._rng)
+            return Result(
+                row,
+                DeliveryStatus.PENDING,
+                error.status_code,
+                error=message,
+                outcome=error.outcome,
+                retry_in=retry_in,
             )
-            return
-        kept = outbox.mark_delivered(
-            self.session,
+        return Result(
             row,
-            self.worker_id,
-            self._now(),
+            DeliveryStatus.DELIVERED,
+            written.status_code,
             resource_id=written.resource_id,
             version_id=written.version_id,
-            status_code=written.status_code,
-        )
-        if not kept:
-            self._lease_lost(row)
-            return
-        self.tally.delivered += 1
-        self.tally.outcomes[written.outcome] = self.tally.outcomes.get(written.outcome, 0) + 1
-        logger.info(
-            "delivered %s (checklist %s v%s) to site %s: %s %s",
-            row.delivery_id,
-            row.checklist_id,
-            row.checklist_version,
-            row.ehr.site_code,
-            written.status_code,
-            written.outcome,
+            how=written.outcome,
         )
 
-    def _failed(
-        self,
-        row: Claimed,
-        error: str,
-        status_code: int | None,
-        outcome: dict[str, Any] | None,
-        retry_in: dt.timedelta | None,
-    ) -> None:
-        kept = outbox.mark_failed(
-            self.session,
-            row,
-            self.worker_id,
-            self._now(),
-            error=error,
-            status_code=status_code,
-            outcome=outcome,
-            retry_in=retry_in,
-        )
-        if not kept:
-            self._lease_lost(row)
-            return
-        if retry_in is None:
-            self.tally.dead += 1
-            logger.warning(
-                "delivery %s to site %s is a dead letter: %s", row.delivery_id, row.ehr.site_code, error
-            )
-        else:
-            self.tally.retrying += 1
-            logger.info(
-                "delivery %s to site %s failed (attempt %s), retrying in %ss: %s",
-                row.delivery_id,
-                row.ehr.site_code,
-                row.attempts,
-                int(retry_in.total_seconds()),
-                error,
-            )
-
-    def _lease_lost(self, row: Claimed) -> None:
-        self.tally.lease_lost += 1
-        logger.warning(
-            "delivery %s: lease lost to another worker; its result was not recorded", row.delivery_id
-        )
-
-
-def client_copy(row: Claimed) -> EhrCopy | None:
-    return EhrCopy(row.ehr_resource_id, row.ehr_version_id) if row.ehr_resource_id else None
+    def _count(self, results: list[Result], lost: list[Result]) -> None:
+        lost_ids = {id(result) for result in lost}
+        for result in results:
+            row = result.claimed
+            if id(result) in lost_ids:
+                self.tally.lease_lost += 1
+                logger.warning(
+                    "delivery %s: lease lost to another worker; result not recorded", row.delivery_id
+                )
+            elif result.status is DeliveryStatus.DELIVERED:
+                self.tally.delivered += 1
+                how = result.how or "?"
+                self.tally.outcomes[how] = self.tally.outcomes.get(how, 0) + 1
+                logger.info(
+                    "delivered %s (checklist %s v%s) to site %s: %s %s",
+                    row.delivery_id,
+                    row.checklist_id,
+                    row.checklist_version,
+                    row.ehr.site_code,
+                    result.status_code,
+                    how,
+                )
+            elif result.status is DeliveryStatus.DEAD:
+                self.tally.dead += 1
+                logger.warning(
+                    "delivery %s to site %s is a dead letter: %s",
+                    row.delivery_id,
+                    row.ehr.site_code,
+                    result.error,
+                )
+            else:
+                self.tally.retrying += 1
+                logger.info(
+                    "delivery %s to site %s failed (attempt %s), retrying in %ss: %s",
+                    row.delivery_id,
+                    row.ehr.site_code,
+                    row.attempts,
+                    int(result.retry_in.total_seconds()) if result.retry_in else 0,
+                    result.error,
+                )

@@ -21,7 +21,7 @@ from service.care_bundles import CareBundleCatalogue
 from service.checklists.lifecycle import Actor
 from service.delivery import outbox
 from service.delivery.keys import KeyStore
-from service.models import Role, User
+from service.models import DeliveryStatus, Role, User
 from tests.outbox_support import START, Clock, complete_oasi, deliveries, make_ehr_unit, make_nurse, states
 
 BASE = "https://ehr.example/fhir"
@@ -106,16 +106,14 @@ def _dead_letter(session: Session, catalogue: CareBundleCatalogue) -> tuple[uuid
     unit = make_ehr_unit(session, BASE)
     checklist_id = complete_oasi(session, catalogue, make_nurse(session, unit), unit)
     (claimed,) = outbox.claim(session, "w", START)
-    outbox.mark_failed(
-        session,
+    failed = outbox.Result(
         claimed,
-        "w",
-        START,
+        DeliveryStatus.DEAD,
+        422,
         error="EhrRejected: POST QuestionnaireResponse: 422: error required: encounter is required",
-        status_code=422,
         outcome={"resourceType": "OperationOutcome", "issue": []},
-        retry_in=None,
     )
+    assert outbox.record(session, "w", START, [failed]) == []
     return checklist_id, claimed.delivery_id
 
 
@@ -221,7 +219,8 @@ def test_the_checklist_page_shows_its_delivery_state(
     assert state()[0] == "pending"
     assert "Queued for the EHR" in state()[1]
     (claimed,) = outbox.claim(session, "w", Clock()())
-    outbox.mark_delivered(session, claimed, "w", START, resource_id="qr-1", version_id="1", status_code=201)
+    delivered = outbox.Result(claimed, DeliveryStatus.DELIVERED, 201, resource_id="qr-1", version_id="1")
+    outbox.record(session, "w", START, [delivered])
     status, page = state()
     assert status == "delivered"
     assert "Sent to the EHR" in page

@@ -270,12 +270,10 @@ def test_a_late_result_from_a_worker_whose_lease_ran_out_is_not_recorded(
     assert second.delivery_id == first.delivery_id
     assert second.attempts == 2
 
-    assert not outbox.mark_delivered(
-        session, first, "worker-a", clock(), resource_id="x", version_id="1", status_code=201
-    )
-    assert outbox.mark_delivered(
-        session, second, "worker-b", clock(), resource_id="qr-9", version_id="1", status_code=201
-    )
+    late = outbox.Result(first, DeliveryStatus.DELIVERED, 201, resource_id="x", version_id="1")
+    assert outbox.record(session, "worker-a", clock(), [late]) == [late]
+    on_time = outbox.Result(second, DeliveryStatus.DELIVERED, 201, resource_id="qr-9", version_id="1")
+    assert outbox.record(session, "worker-b", clock(), [on_time]) == []
     (row,) = deliveries(session, checklist_id)
     assert (row.status, row.ehr_resource_id) == ("delivered", "qr-9")
 
