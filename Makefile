@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The local FHIR server standing in for the demo sites' EHR.
+EHR_PORT ?= 8090
 export FLASK_APP := wsgi
 
 .PHONY: run test lint typecheck pytest jstest bench bench-ward clean
@@ -31,16 +33,22 @@ instance/secret_key:
 	chmod 600 $@
 
 # The demo runs as CARELOOP_ENV=development (demo users with published passwords), with a generated secret.
+# honcho (Procfile) runs the web app, the delivery worker and a local FHIR server as the demo sites' EHR;
+# Ctrl-C stops all three.
 run: export CARELOOP_ENV ?= development
+run: export RUN_HOST = $(HOST)
+run: export RUN_WEB_PORT = $(PORT)
+run: export RUN_EHR_PORT = $(EHR_PORT)
 run: $(VENV)/.installed-run node_modules/.installed instance/secret_key
 	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask db upgrade
-	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo load
+	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo load --ehr-url http://$(HOST):$(EHR_PORT)/fhir
 	@echo
 	@echo "Careloop is starting on http://$(HOST):$(PORT)/  (FHIR API: http://$(HOST):$(PORT)/fhir/metadata)"
+	@echo "The demo EHR (a local FHIR server) is on http://$(HOST):$(EHR_PORT)/fhir; completed checklists arrive there:"
+	@echo "  curl -s 'http://$(HOST):$(EHR_PORT)/fhir/QuestionnaireResponse?_count=5'"
 	@CARELOOP_SECRET_KEY=$$(cat instance/secret_key) $(BIN)/flask demo logins
 	@echo
-	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 \
-		--access-logfile - wsgi:app
+	CARELOOP_SECRET_KEY=$$(cat instance/secret_key) exec $(BIN)/honcho start --no-colour --procfile Procfile
 
 test: $(VENV)/.installed-dev node_modules/.installed lint typecheck jstest pytest
 
@@ -58,9 +66,11 @@ pytest: $(VENV)/.installed-dev node_modules/.installed
 jstest: node_modules/.installed
 	npm test --silent
 
-# bench.ward first: it always exits 0 (it reports its goals), bench.validate exits 1 on a missed goal.
+# bench.ward and bench.delivery first: they exit 0 either way (they report their goals); bench.validate
+# exits 1 on a missed goal.
 bench: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/python -m bench.ward
+	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.validate
 
 # The ward pages under gunicorn: a new SQLite file, or CARELOOP_DATABASE_URL (a throwaway database).

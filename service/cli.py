@@ -61,13 +61,18 @@ demo_cli = AppGroup("demo", help="Demo data for trying Careloop out.")
 
 
 @demo_cli.command("load")
-def demo_load() -> None:
+@click.option(
+    "--ehr-url",
+    default=None,
+    help="FHIR base URL the demo sites write completed checklists to (make run: its local FHIR server).",
+)
+def demo_load(ehr_url: str | None) -> None:
     """Create the demo site, units and users (idempotent). Refused in production: the passwords are public."""
     import dataclasses
     import datetime as dt
 
     from service.care_bundles import current_catalogue
-    from service.demo import load_demo_checklists, load_demo_data
+    from service.demo import connect_demo_ehr, load_demo_checklists, load_demo_data
     from service.extensions import db
 
     if current_app.config["ENV"] == "production":
@@ -77,6 +82,8 @@ def demo_load() -> None:
         )
 
     summary = load_demo_data(db.session)
+    if ehr_url:
+        connect_demo_ehr(db.session, ehr_url)
     db.session.commit()
     checklists = load_demo_checklists(db.session, current_catalogue(), dt.datetime.now(dt.UTC))
     db.session.commit()

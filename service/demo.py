@@ -163,6 +163,21 @@ def load_demo_data(session: Session | scoped_session[Any]) -> DemoSummary:
     return DemoSummary(sites_created=sites, units_created=units, users_created=users, links_created=links)
 
 
+def connect_demo_ehr(session: Session | scoped_session[Any], base_url: str) -> int:
+    """Point the demo sites that have no EHR yet at ``base_url`` (the local FHIR server ``make run`` starts),
+    open (no authentication), write-back on. A site an admin has already set up is left alone. Flushes."""
+    connected = 0
+    for code in _SITES:
+        site = session.scalar(select(Site).where(Site.code == code))
+        if site is not None and site.fhir_base_url is None:
+            site.fhir_base_url = base_url
+            site.fhir_auth = "none"
+            site.fhir_enabled = True
+            connected += 1
+    session.flush()
+    return connected
+
+
 class DemoChecklist(NamedTuple):
     """An open checklist of a test patient: ``hours_ago`` the anchor happened, with some answers."""
 

@@ -17,6 +17,7 @@ from service.demo import (
     DEMO_SITE_CODE,
     DEMO_UNITS,
     DemoSummary,
+    connect_demo_ehr,
     load_demo_checklists,
     load_demo_data,
 )
@@ -118,3 +119,22 @@ def test_demo_checklists_are_open_on_their_units_once(app: Flask, session: Sessi
     assert all(checklist.patient_identifier.startswith("999") for checklist in checklists)
     assert all(checklist.status == ChecklistStatus.IN_PROGRESS for checklist in checklists)
     assert all(checklist.version == 2 for checklist in checklists)
+
+
+def test_the_demo_sites_write_back_to_the_local_ehr_unless_an_admin_set_theirs(session: Session) -> None:
+    load_demo_data(session)
+    scottish = session.scalar(select(Site).where(Site.code == "DEMO2"))
+    assert scottish is not None
+    scottish.fhir_base_url = "https://ehr.example.scot/fhir"  # set up by an admin before
+
+    assert connect_demo_ehr(session, "http://127.0.0.1:8090/fhir") == 1
+
+    english = session.scalar(select(Site).where(Site.code == "DEMO1"))
+    assert english is not None
+    assert (english.fhir_base_url, english.fhir_auth, english.fhir_enabled) == (
+        "http://127.0.0.1:8090/fhir",
+        "none",
+        True,
+    )
+    assert (scottish.fhir_base_url, scottish.fhir_enabled) == ("https://ehr.example.scot/fhir", False)
+    assert connect_demo_ehr(session, "http://127.0.0.1:9999/fhir") == 0  # idempotent
