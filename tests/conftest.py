@@ -24,6 +24,9 @@ from service.auth.users import hash_password
 from service.extensions import db
 from service.models import Role, Unit, User
 
+#: The real FHIR server (Medplum-based) for integration tests: ``fhir_peer``, ``clean_fhir_peer``...
+pytest_plugins = ["tests.peers.fixtures"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
 #: The password of every user made by ``make_user`` unless it says otherwise.

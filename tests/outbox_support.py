@@ -40,6 +40,7 @@ def make_ehr_unit(
     session: Session, base_url: str, *, auth: str = EhrAuth.NONE, enabled: bool = True, **site: Any
 ) -> Unit:
     """A unit offering the OASI care bundle at a new site whose EHR is ``base_url``."""
+    settings: dict[str, Any] = {"fhir_connect_timeout": 2.0, "fhir_read_timeout": 2.0, **site}
     unit = Unit(
         site=Site(
             code=f"S{uuid.uuid4().hex[:6]}",
@@ -47,9 +48,7 @@ def make_ehr_unit(
             fhir_base_url=base_url,
             fhir_enabled=enabled,
             fhir_auth=str(auth),
-            fhir_connect_timeout=2.0,
-            fhir_read_timeout=2.0,
-            **site,
+            **settings,
         ),
         code="labour-ward",
         name="Labour ward",

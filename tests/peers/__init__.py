@@ -1,0 +1,1 @@
+"""Real third-party peers that integration tests start on the loopback: a FHIR R4 server and a fault proxy."""
