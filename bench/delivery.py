@@ -108,8 +108,15 @@ def plain_client(peer: MedplumPeer, snapshots: list[dict[str, Any]]) -> float:
     return time.perf_counter() - started
 
 
-def worker_drain(keys: KeyStore) -> tuple[float, int]:
-    worker = Worker(db.session, Clients(keys), batch=50)
+def worker_drain(keys: KeyStore, batch: int | None, concurrency: int | None) -> tuple[float, int]:
+    """The worker as ``flask deliver`` runs it (its batch and concurrency settings unless given)."""
+    config = current_app.config
+    worker = Worker(
+        db.session,
+        Clients(keys),
+        batch=batch or int(config["DELIVERY_BATCH"]),
+        concurrency=concurrency or int(config["DELIVERY_CONCURRENCY"]),
+    )
     started = time.perf_counter()
     tally = worker.drain()
     return time.perf_counter() - started, tally.delivered
@@ -118,6 +125,12 @@ def worker_drain(keys: KeyStore) -> tuple[float, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5000, help="completions in the backlog (default 5000)")
+    parser.add_argument("--batch", type=int, help="the worker's batch (default: CARELOOP_DELIVERY_BATCH)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="the worker's writes in flight (default: CARELOOP_DELIVERY_CONCURRENCY)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="careloop-bench-delivery-") as folder:
         database = os.environ.get("CARELOOP_DATABASE_URL") or f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -145,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                 baseline = plain_client(peer, snapshots)
                 stored = peer.stats()
                 peer.reset()
-                drained, delivered = worker_drain(KeyStore(Path(folder) / "keys.json"))
+                drained, delivered = worker_drain(
+                    KeyStore(Path(folder) / "keys.json"), args.batch, args.concurrency
+                )
                 waiting = db.session.scalar(
                     select(func.count())
                     .select_from(Delivery)

@@ -12,6 +12,7 @@ shortly before they expire.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -82,13 +83,18 @@ class SmartBackendAuth:
         self._clock = clock
         self._token: str | None = None
         self._renew_at = 0.0
+        #: Threads of one worker share the token: one of them fetches, the others wait for it.
+        self._lock = threading.Lock()
         #: How many tokens this authenticator fetched (for the tests and the worker's log).
         self.tokens_fetched = 0
 
     def authorization(self, session: requests.Session, *, renew: bool = False) -> str | None:
-        if renew or self._token is None or self._clock() >= self._renew_at:
-            self._fetch(session)
-        return f"Bearer {self._token}"
+        refused = self._token if renew else None
+        with self._lock:
+            # After a 401 renew only if no other thread has already replaced the refused token.
+            if self._token is None or self._token == refused or self._clock() >= self._renew_at:
+                self._fetch(session)
+            return f"Bearer {self._token}"
 
     def client_assertion(self) -> str:
         """A fresh signed JWT: ``iss`` = ``sub`` = client id, ``aud`` = token URL, a unique ``jti``."""

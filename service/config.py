@@ -47,7 +47,9 @@ DEFAULTS: dict[str, Any] = {
     #: Careloop's private SMART Backend Services keys (``flask keys``); None: ``instance/smart-keys.json``.
     "SMART_KEYS_PATH": None,
     #: ``flask deliver``: rows claimed per batch, and seconds between looks when nothing is due.
-    "DELIVERY_BATCH": 20,
+    "DELIVERY_BATCH": 50,
+    #: ``flask deliver``: writes in flight at once (each to a different checklist).
+    "DELIVERY_CONCURRENCY": 2,
     "DELIVERY_POLL_SECONDS": 2.0,
 }
 

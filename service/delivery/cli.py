@@ -30,7 +30,8 @@ def key_store() -> KeyStore:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or a test).")
 @click.option("--batch", type=click.IntRange(1, 500), default=None, help="Rows claimed at a time.")
 @click.option("--poll", type=click.FloatRange(0.1, 300), default=None, help="Seconds between looks.")
-def deliver_command(once: bool, batch: int | None, poll: float | None) -> None:
+@click.option("--concurrency", type=click.IntRange(1, 32), default=None, help="Writes in flight at once.")
+def deliver_command(once: bool, batch: int | None, poll: float | None, concurrency: int | None) -> None:
     """Write completed checklists to their sites' EHRs. Runs until SIGTERM or Ctrl-C (the row in hand is
     finished first). On SQLite run one worker; on PostgreSQL any number."""
     logging.basicConfig(level=current_app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(message)s")
@@ -41,8 +42,12 @@ def deliver_command(once: bool, batch: int | None, poll: float | None) -> None:
 
     signal.signal(signal.SIGTERM, stop_soon)
     signal.signal(signal.SIGINT, stop_soon)
+    config = current_app.config
     worker = Worker(
-        db.session, Clients(key_store()), batch=batch or int(current_app.config["DELIVERY_BATCH"])
+        db.session,
+        Clients(key_store()),
+        batch=batch or int(config["DELIVERY_BATCH"]),
+        concurrency=concurrency or int(config["DELIVERY_CONCURRENCY"]),
     )
     if once:
         tally = worker.drain(stop)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -50,9 +50,9 @@ def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) 
     return delay
 
 
-def lease_for(site: Site) -> dt.timedelta:
-    """Long enough for a token request and a PUT, a re-read and a second PUT, each at full timeouts."""
-    return dt.timedelta(seconds=30 + 5 * (site.fhir_connect_timeout + site.fhir_read_timeout))
+#: How long a claim holds a row. The worker renews the leases of the rows it still holds every quarter of
+#: this (:func:`renew`), however slow the EHR; a killed worker's rows are taken over once it has passed.
+LEASE = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def _take(
     def lease(row: Delivery) -> None:
         row.status = DeliveryStatus.IN_FLIGHT.value
         row.lease_owner = worker
-        row.next_attempt_at = now + lease_for(sites[row.site_id])
+        row.next_attempt_at = now + LEASE
         row.last_attempt_at = now
         row.attempts += 1
         row.updated_at = now
@@ -260,39 +260,80 @@ class Result:
 
 def record(session: AnySession, worker: str, now: dt.datetime, results: Sequence[Result]) -> list[Result]:
     """Write the results in one transaction; returns those whose lease was lost (not written: another
-    worker took the row over after this one's lease ran out)."""
-    table = cast(Table, Delivery.__table__)
-    lost = []
-    for result in results:
-        values: dict[str, Any] = {
-            "status": result.status.value,
-            "updated_at": now,
-            "lease_owner": None,
-            "ehr_status_code": result.status_code,
-            "last_error": result.error[:1000] if result.error else None,
-            "operation_outcome": result.outcome,
-        }
-        if result.status is DeliveryStatus.DELIVERED:
-            assert result.resource_id is not None
-            values["delivered_at"] = now
-            values["ehr_resource_id"] = result.resource_id[:64]
-            values["ehr_version_id"] = result.version_id[:64] if result.version_id else None
-        elif result.status is DeliveryStatus.PENDING:
-            assert result.retry_in is not None
-            values["next_attempt_at"] = now + result.retry_in
-        written = session.execute(
-            update(table)
+    worker took the row over after this one's lease ran out).
+
+    The rows this worker still holds are locked first (PostgreSQL; SQLite's write lock is already taken),
+    then each kind of result is one executemany UPDATE.
+    """
+    if not results:
+        return []
+    held = set(
+        session.scalars(
+            select(Delivery.id)
             .where(
-                table.c.id == result.claimed.delivery_id,
-                table.c.status == DeliveryStatus.IN_FLIGHT.value,
-                table.c.lease_owner == worker,
+                Delivery.id.in_([result.claimed.delivery_id for result in results]),
+                Delivery.status == DeliveryStatus.IN_FLIGHT,
+                Delivery.lease_owner == worker,
             )
-            .values(**values)
+            .with_for_update()
         )
-        if not written.rowcount:  # type: ignore[attr-defined]
-            lost.append(result)
+    )
+    kept = [result for result in results if result.claimed.delivery_id in held]
+    table = cast(Table, Delivery.__table__)
+    columns = {
+        DeliveryStatus.DELIVERED: ("delivered_at", "ehr_resource_id", "ehr_version_id"),
+        DeliveryStatus.PENDING: ("next_attempt_at",),
+        DeliveryStatus.DEAD: (),
+    }
+    for status, extra in columns.items():
+        rows = [_values(result, now) for result in kept if result.status is status]
+        if not rows:
+            continue
+        names = ("status", "updated_at", "ehr_status_code", "last_error", "operation_outcome", *extra)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("delivery_id"))
+            .values({name: bindparam(f"new_{name}") for name in names} | {"lease_owner": None}),
+            [{"delivery_id": row["delivery_id"], **{f"new_{n}": row[n] for n in names}} for row in rows],
+        )
     session.commit()
-    return lost
+    return [result for result in results if result.claimed.delivery_id not in held]
+
+
+def _values(result: Result, now: dt.datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "delivery_id": result.claimed.delivery_id,
+        "status": result.status.value,
+        "updated_at": now,
+        "ehr_status_code": result.status_code,
+        "last_error": result.error[:1000] if result.error else None,
+        "operation_outcome": result.outcome,
+    }
+    if result.status is DeliveryStatus.DELIVERED:
+        assert result.resource_id is not None
+        values["delivered_at"] = now
+        values["ehr_resource_id"] = result.resource_id[:64]
+        values["ehr_version_id"] = result.version_id[:64] if result.version_id else None
+    elif result.status is DeliveryStatus.PENDING:
+        assert result.retry_in is not None
+        values["next_attempt_at"] = now + result.retry_in
+    return values
+
+
+def renew(session: AnySession, worker: str, now: dt.datetime, delivery_ids: Sequence[int]) -> None:
+    """Push the lease on the rows this worker still holds forward (it is alive, the EHR is slow)."""
+    if delivery_ids:
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(list(delivery_ids)),
+                Delivery.status == DeliveryStatus.IN_FLIGHT,
+                Delivery.lease_owner == worker,
+            )
+            .values(next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
 
 
 def _held(delivery_id: int, worker: str) -> Any:

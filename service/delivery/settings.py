@@ -8,6 +8,7 @@ about to expire.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ DEFAULT_SCOPE = "system/QuestionnaireResponse.cruds"
 
 
 class Clients:
-    """EHR clients for a worker: one HTTP session (kept-alive connections) and cached authenticators."""
+    """EHR clients for a worker: an HTTP session per thread (kept-alive connections) and cached
+    authenticators shared by the threads."""
 
     def __init__(
         self,
@@ -72,10 +74,22 @@ class Clients:
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.keys = keys
-        self.http = http or requests.Session()
+        self._http = http
+        self._local = threading.local()
         self._clock = clock
         self._now = now
         self._smart: dict[tuple[object, ...], SmartBackendAuth] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def http(self) -> requests.Session:
+        """The given session, or this thread's own (``requests.Session`` is not documented thread-safe)."""
+        if self._http is not None:
+            return self._http
+        session: requests.Session | None = getattr(self._local, "http", None)
+        if session is None:
+            session = self._local.http = requests.Session()
+        return session
 
     def client(self, ehr: SiteEhr) -> EhrClient:
         endpoint = EhrEndpoint(ehr.base_url, ehr.connect_timeout, ehr.read_timeout)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from fhir_adapters.ehr_client import EhrCopy, Ours, for_ehr
@@ -54,30 +56,54 @@ class Worker:
         batch: int = 20,
         now: Callable[[], dt.datetime] = utcnow,
         rng: Callable[[], float] = outbox.jitter,
+        concurrency: int = 1,
     ) -> None:
         self.session = session
         self.clients = clients
         self.worker_id = worker_id or outbox.new_worker_id()
         self.batch = batch
+        #: Rows of a batch written at once (each a different checklist, so order per checklist holds).
+        self.concurrency = max(1, concurrency)
+        #: Seconds between lease renewals while a batch is in hand.
+        self.heartbeat = outbox.LEASE.total_seconds() / 4
         self._now = now
         self._rng = rng
         self.tally = Tally()
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Claim one batch, deliver it row by row (until ``stop``: the rest is given back), record the
-        results in one transaction; the number of rows claimed.
+        """Claim one batch, deliver it (``concurrency`` rows at a time; once ``stop`` is set no row is
+        started, those in hand are finished and the rest given back), record the results in one
+        transaction; the number of rows claimed. The attempts run on pool threads and touch no database;
+        the session is used on this thread only.
 
         Recording once per batch is safe: if the worker dies before it records, the rows' leases run out
         and they are sent again, and every write is idempotent (a conditional create finds our resource, an
         If-Match update finds our version already there).
         """
         claimed = outbox.claim(self.session, self.worker_id, self._now(), limit=self.batch)
-        results = []
-        for index, row in enumerate(claimed):
-            if stop is not None and stop.is_set():
-                outbox.release(self.session, claimed[index:], self.worker_id, self._now())
-                break
-            results.append(self.attempt(row))
+        results: list[Result] = []
+        started = 0
+        renewed = time.monotonic()
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
+            in_hand: dict[Future[Result], int] = {}
+            while True:
+                while started < len(claimed) and len(in_hand) < self.concurrency:
+                    if stop is not None and stop.is_set():
+                        break
+                    in_hand[pool.submit(self.attempt, claimed[started])] = claimed[started].delivery_id
+                    started += 1
+                if not in_hand:
+                    break
+                done, _ = wait(in_hand, timeout=self.heartbeat, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del in_hand[future]
+                    results.append(future.result())
+                if time.monotonic() - renewed >= self.heartbeat:  # a slow EHR: keep what we hold
+                    waiting = [row.delivery_id for row in claimed[started:]]
+                    outbox.renew(self.session, self.worker_id, self._now(), [*in_hand.values(), *waiting])
+                    renewed = time.monotonic()
+        if started < len(claimed):  # stopping: the rows not yet started go back
+            outbox.release(self.session, claimed[started:], self.worker_id, self._now())
         lost = outbox.record(self.session, self.worker_id, self._now(), results)
         self._count(results, lost)
         return len(claimed)

@@ -106,7 +106,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
         held, reached = threading.Event(), threading.Event()
         proxy.forward(method="POST", path=QR, times=3)
         proxy.hold(held, reached=reached, method="POST", path=QR)  # the 4th is stored, its answer held
-        worker = start_worker(own_database, tmp_path, "--batch", "10", "--poll", "0.2")
+        worker = start_worker(own_database, tmp_path, "--batch", "10", "--concurrency", "1", "--poll", "0.2")
         try:
             assert reached.wait(PROCESS_TIMEOUT_S), "the worker never sent its fourth write"
             worker.send_signal(signal.SIGKILL)  # mid-batch: 3 answered, 1 stored unanswered, 6 unsent

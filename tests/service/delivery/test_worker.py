@@ -434,3 +434,52 @@ def test_no_signing_key_is_a_site_settings_problem(
     (row,) = deliveries(session, checklist_id)
     assert row.status == DeliveryStatus.PENDING
     assert "no active RS384 signing key" in (row.last_error or "")
+
+
+@responses.activate
+def test_a_worker_held_up_by_a_slow_ehr_renews_the_leases_it_holds(
+    session: Session,
+    catalogue: CareBundleCatalogue,
+    nurse: Actor,
+    unit: Unit,
+    clock: Clock,
+    keys: KeyStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = [complete_oasi(session, catalogue, nurse, unit) for _ in range(2)]
+    worker = make_worker(session, clock, keys)
+    worker.heartbeat = 0  # renew after every write (the real worker: every quarter of the lease)
+    renewals: list[tuple[dt.datetime, list[int]]] = []
+    renew = outbox.renew
+    monkeypatch.setattr(
+        outbox, "renew", lambda s, w, now, held: renewals.append((now, list(held))) or renew(s, w, now, held)
+    )
+
+    def slow(request: Any) -> tuple[int, dict[str, str], str]:
+        clock.advance(seconds=50)  # each write takes 50 s: the batch outlasts the 60 s lease
+        return 201, {}, json.dumps(stored(json.loads(request.body), uuid.uuid4().hex))
+
+    responses.add_callback(responses.POST, QR_URL, callback=slow)
+    start = clock()
+
+    worker.run_once()
+
+    second = deliveries(session, ids[1])[0].id
+    assert (start + dt.timedelta(seconds=50), [second]) in renewals
+    assert all(states(session, i) == [(2, "delivered")] for i in ids)
+    assert worker.tally.lease_lost == 0
+
+
+def test_a_renewed_lease_keeps_other_workers_off_and_a_lapsed_one_does_not(
+    session: Session, catalogue: CareBundleCatalogue, nurse: Actor, unit: Unit, clock: Clock
+) -> None:
+    first, second = (complete_oasi(session, catalogue, nurse, unit) for _ in range(2))
+    claimed = outbox.claim(session, "worker-a", clock())
+    by_checklist = {row.checklist_id: row.delivery_id for row in claimed}
+    clock.advance(seconds=50)
+    outbox.renew(session, "worker-a", clock(), [by_checklist[first]])  # still working on the first
+    clock.advance(seconds=20)  # 70 s after the claim
+
+    taken = outbox.claim(session, "worker-b", clock())
+
+    assert [row.checklist_id for row in taken] == [second]
