@@ -137,6 +137,30 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
     assert_each_once_and_latest(clean_fhir_peer, ids)
 
 
+def test_sigterm_finishes_the_write_in_hand_and_gives_back_the_rest(
+    own: Flask, own_database: str, clean_fhir_peer: MedplumPeer, tmp_path: Path
+) -> None:
+    with FaultProxy(clean_fhir_peer.base) as proxy:
+        ids = seed(own, proxy.url, 10, fhir_read_timeout=PROCESS_TIMEOUT_S)
+        held, reached = threading.Event(), threading.Event()
+        proxy.forward(method="POST", path=QR, times=2)
+        proxy.hold(held, reached=reached, method="POST", path=QR)
+        worker = start_worker(own_database, tmp_path, "--batch", "10", "--concurrency", "1", "--poll", "0.2")
+        try:
+            assert reached.wait(PROCESS_TIMEOUT_S), "the worker never sent its third write"
+            worker.send_signal(signal.SIGTERM)
+        finally:
+            held.set()  # the write in hand gets its answer after the signal
+        output = finished(worker)
+
+    assert "delivered 3, retrying 0, dead letters 0" in output
+    db.session.expire_all()
+    statuses = sorted(db.session.scalars(select(Delivery.status)).all())
+    assert statuses == ["delivered"] * 3 + ["pending"] * 7  # given back, due at once, for the next worker
+    assert clean_fhir_peer.stats()["resources"] == {"QuestionnaireResponse": 3}
+    assert len(ids) == 10
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgresql"),
