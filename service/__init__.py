@@ -9,6 +9,7 @@ from flask import Flask
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 
 from service import models  # noqa: F401  (registers the tables with the metadata)
+from service.admin import admin_bp, register_admin_cli
 from service.auth import init_auth
 from service.care_bundles import init_care_bundles
 from service.cli import register_cli
@@ -53,8 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(fhir_bp)
     app.register_blueprint(ward_bp)
     app.register_blueprint(deliveries_bp)
+    app.register_blueprint(admin_bp)
     # /fhir is a token-authenticated API: its clients send no cookies, so there is no request to forge.
     init_auth(app, csrf_exempt=(fhir_bp,))
     register_error_handlers(app)
     register_cli(app)
+    register_admin_cli(app)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
 from sqlalchemy import select
@@ -165,16 +165,18 @@ def load_demo_data(session: Session | scoped_session[Any]) -> DemoSummary:
 
 def connect_demo_ehr(session: Session | scoped_session[Any], base_url: str) -> int:
     """Point the demo sites that have no EHR yet at ``base_url`` (the local FHIR server ``make run`` starts),
-    open (no authentication), write-back on. A site an admin has already set up is left alone. Flushes."""
+    open (no authentication), write-back on, through the site administration service (checked and
+    audited as an admin's change would be). A site an admin has already set up is left alone. Flushes."""
+    from service.admin.audit import CLI_ACTOR
+    from service.admin.sites import EhrSettings, update_ehr_settings
+
     connected = 0
     for code in _SITES:
         site = session.scalar(select(Site).where(Site.code == code))
         if site is not None and site.fhir_base_url is None:
-            site.fhir_base_url = base_url
-            site.fhir_auth = "none"
-            site.fhir_enabled = True
+            settings = replace(EhrSettings.of(site), base_url=base_url, auth="none", enabled=True)
+            update_ehr_settings(session, CLI_ACTOR, site, settings)
             connected += 1
-    session.flush()
     return connected
 
 

@@ -1,4 +1,4 @@
-"""``flask users``: local accounts from the command line (there is no admin page for them yet).
+"""``flask users``: local accounts from the command line (the admin pages, /admin/users, use the same rules).
 
 Passwords are read from a hidden prompt with confirmation, or from standard input with ``--password-stdin``
 (one line, for scripts); never from an argument, which would end up in shell history and ``ps``.

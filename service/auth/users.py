@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, scoped_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.errors import Conflict, InvalidInput, NotFound
+from service.extensions import AnySession
 from service.models import AuditAction, AuditEvent, AuditOutcome, Role, Site, Unit, User
 
 #: Shortest password ``flask users`` accepts (NCSC: length beats complexity rules).
@@ -23,8 +23,6 @@ MIN_PASSWORD_LENGTH: Final = 12
 PASSWORD_METHOD: Final = "scrypt"
 #: Lower-case so that a tablet keyboard's automatic capital cannot lock anyone out (sign-in lower-cases).
 USERNAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-AnySession = Session | scoped_session[Any]
 
 
 def hash_password(password: str) -> str:
@@ -126,15 +124,25 @@ def check_new_username(session: AnySession, username: str) -> None:
         raise Conflict(f"a user named {username!r} already exists")
 
 
+def check_role(role: str | Role) -> None:
+    """Refuse a role that is not one of :class:`Role`; raises :class:`InvalidInput`."""
+    if role not in {member.value for member in Role}:
+        raise InvalidInput(f"role must be one of {', '.join(member.value for member in Role)}, not {role!r}")
+
+
+def check_display_name(display_name: str) -> None:
+    """Refuse an empty display name; raises :class:`InvalidInput`."""
+    if not display_name.strip():
+        raise InvalidInput("the display name must not be empty")
+
+
 def create_user(
     session: AnySession, username: str, *, display_name: str, role: str | Role, password: str
 ) -> User:
     """A new active user with no units yet. Raises :class:`InvalidInput` or :class:`Conflict`."""
     check_new_username(session, username)
-    if role not in {member.value for member in Role}:
-        raise InvalidInput(f"role must be one of {', '.join(member.value for member in Role)}, not {role!r}")
-    if not display_name.strip():
-        raise InvalidInput("the display name must not be empty")
+    check_role(role)
+    check_display_name(display_name)
     check_new_password(password)
     user = User(
         username=username,
@@ -171,6 +179,15 @@ def add_unit(session: AnySession, user: User, unit: Unit) -> bool:
     if unit in user.units:
         return False
     user.units.append(unit)
+    session.flush()
+    return True
+
+
+def set_units(session: AnySession, user: User, units: list[Unit]) -> bool:
+    """Make ``user`` a member of exactly ``units``; False when they already were."""
+    if {unit.id for unit in user.units} == {unit.id for unit in units}:
+        return False
+    user.units = sorted(units, key=lambda unit: unit.code)
     session.flush()
     return True
 

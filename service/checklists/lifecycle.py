@@ -103,14 +103,16 @@ def start(
 ) -> Checklist:
     """Start checklist ``checklist_id`` (the client's UUID) of a care bundle offered on ``unit``.
 
-    ``version`` None takes the latest published version. ``patient_kind`` is one of the care bundle's
-    ``patient_identifiers`` (``nhs-number``, ``chi-number``, ``local``; a local number needs
-    ``patient_system``). The anchor is stored as ``anchor_time`` and as the anchor's answer. The checklist
-    is in progress at version 1. Starting the same UUID again with the same payload returns the stored
-    checklist; with another payload it is a :class:`Conflict`.
+    ``version`` None takes the version the unit offers (:meth:`Unit.offered_version`: its pinned version,
+    else the latest published one); a version other than the unit's pinned one is refused.
+    ``patient_kind`` is one of the care bundle's ``patient_identifiers`` (``nhs-number``, ``chi-number``,
+    ``local``; a local number needs ``patient_system``). The anchor is stored as ``anchor_time`` and as
+    the anchor's answer. The checklist is in progress at version 1. Starting the same UUID again with the
+    same payload returns the stored checklist; with another payload it is a :class:`Conflict`.
 
     Raises NotFound (a unit outside the actor's, a care bundle version not loaded), InvalidInput (one
-    issue per bad field, never echoing the value), Conflict.
+    issue per bad field, never echoing the value: a care bundle the unit does not offer, a version other
+    than its pinned one), Conflict.
     """
     _require_aware(now)
     if not actor.may_see(unit.id):
@@ -143,14 +145,24 @@ def start(
             return existing
         raise Conflict(f"checklist {checklist_id} already exists: start a new checklist with a new id")
 
-    entry = catalogue.get(care_bundle_id, version)
+    pinned = unit.offered_version(care_bundle_id)
+    wanted = version if version is not None else pinned
+    entry = catalogue.get(care_bundle_id, wanted)
     if entry is None:
-        raise NotFound(f"care bundle {care_bundle_id} version {version or '(latest)'} is not loaded")
+        raise NotFound(f"care bundle {care_bundle_id} version {wanted or '(latest)'} is not loaded")
     care_bundle = entry.care_bundle
     issues: list[ChecklistIssue] = []
+    if not unit.active:
+        issues.append(field_issue("unit", f"the unit {unit.code} is closed: no new checklists start there"))
     if care_bundle.id not in unit.care_bundle_ids:
         issues.append(
             field_issue("care_bundle_id", f"this unit does not offer the care bundle {care_bundle.id}")
+        )
+    elif pinned is not None and care_bundle.version != pinned:
+        issues.append(
+            field_issue(
+                "version", f"this unit uses version {pinned} of the care bundle {care_bundle.id}", "value"
+            )
         )
     patient = check_patient(care_bundle, patient_kind, patient_value, patient_system, issues)
     if encounter is not None and (

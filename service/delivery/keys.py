@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +73,14 @@ class KeyStore:
     def add(self, alg: str, now: dt.datetime) -> StoredKey:
         if alg not in ALGORITHMS:
             raise InvalidInput(f"SMART Backend Services keys are {' or '.join(ALGORITHMS)}, not {alg!r}")
-        parameters = {"alg": alg, "use": "sig"}
+        # A readable kid that never starts with "-" (a thumbprint may, and would read as an option on the
+        # command line): algorithm, day, and random hex.
+        kid = f"{alg.lower()}-{now:%Y%m%d}-{secrets.token_hex(6)}"
+        parameters = {"alg": alg, "use": "sig", "kid": kid}
         key: RSAKey | ECKey = (
-            RSAKey.generate_key(3072, parameters=parameters, auto_kid=True)  # type: ignore[arg-type]
+            RSAKey.generate_key(3072, parameters=parameters)  # type: ignore[arg-type]
             if alg == "RS384"
-            else ECKey.generate_key("P-384", parameters=parameters, auto_kid=True)  # type: ignore[arg-type]
+            else ECKey.generate_key("P-384", parameters=parameters)  # type: ignore[arg-type]
         )
         keys = self.entries()
         state = "next" if any(k.alg == alg and k.state == "active" for k in keys) else "active"

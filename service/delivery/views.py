@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from service.admin.views import navigation
 from service.auth.access import require_role
 from service.delivery import outbox
 from service.delivery.cli import key_store
@@ -40,6 +41,8 @@ def index() -> str:
     retrying = [row for row in waiting if row.attempts or row.last_error]
     return render_template(
         "deliveries/index.html",
+        **navigation(),
+        errors={},
         now=now,
         per_site=per_site,
         total=outbox.backlog(db.session),

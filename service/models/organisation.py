@@ -138,6 +138,19 @@ class Unit(Model):
         secondary=user_unit, back_populates="units", order_by="User.username"
     )
 
+    def offered_version(self, care_bundle_id: str) -> str | None:
+        """The version of a care bundle that new checklists on this unit use: its pinned version, or None
+        for the latest loaded one (None too when the unit does not offer it: see ``care_bundle_ids``).
+
+        The one answer to "which version?": the ward's start page and the lifecycle's ``start`` both ask it.
+        """
+        link = self.care_bundle_link(care_bundle_id)
+        return link.pinned_version if link is not None else None
+
+    def care_bundle_link(self, care_bundle_id: str) -> UnitCareBundle | None:
+        """How this unit offers a care bundle, or None when it does not."""
+        return next((link for link in self.care_bundle_links if link.care_bundle_id == care_bundle_id), None)
+
     def __repr__(self) -> str:
         return f"<Unit {self.code}>"
 

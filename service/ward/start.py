@@ -51,7 +51,7 @@ def choices() -> list[Choice]:
     found = []
     for unit in my_units():
         for care_bundle_id in unit.care_bundle_ids:
-            entry = catalogue.get(care_bundle_id)
+            entry = catalogue.get(care_bundle_id, unit.offered_version(care_bundle_id))
             if entry is not None:
                 found.append(Choice(unit, entry.care_bundle))
     return found

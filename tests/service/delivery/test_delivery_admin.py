@@ -3,6 +3,7 @@ delivery state on the ward's checklist page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_key_rotation_publishes_old_and_new_keys_throughout(
     first = runner.invoke(args=["keys", "add", "--alg", "RS384"])
     old_kid, _, state = first.output.split()
     assert state == "active"
+    assert re.fullmatch(r"rs384-\d{8}-[0-9a-f]{12}", old_kid)  # never starts with "-" (an option)
     second = runner.invoke(args=["keys", "add", "--alg", "RS384"])
     new_kid, _, state = second.output.split()
     assert state == "next"  # published before it signs
