@@ -64,6 +64,8 @@ UNIT_CODE = "ward-1"
 USERNAME = "casey"
 PASSWORD = "browser-test-password"
 DISPLAY_NAME = "Casey Clinician"
+#: An admin of the live server (the admin pages' tests sign in as them).
+ADMIN_USERNAME = "alex-admin"
 HEALTH_TIMEOUT_S = 30.0
 #: gunicorn's default access log line, and the worker's process id (which of the two served the request).
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" pid=%(p)s'
@@ -166,6 +168,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             stdin=PASSWORD + "\n",
         )
         _run([str(BIN / "flask"), "users", "add-unit", USERNAME, SITE_CODE, UNIT_CODE], env)
+        _run(
+            [str(BIN / "flask"), "users", "create", ADMIN_USERNAME, "--name", "Alex Admin", "--role", "admin"]
+            + ["--password-stdin"],
+            env,
+            stdin=PASSWORD + "\n",
+        )
         port = _free_port()
         log_path = tmp / "gunicorn.log"
         with log_path.open("wb") as log:

@@ -1,6 +1,7 @@
 """axe-core (the npm package, injected into each page) finds no serious or critical accessibility problem on
 any page a clinician sees: sign-in, worklist, start, confirm, a checklist in progress with its error summary,
-the conflict page, completed, amend, history, a stored version and entered in error."""
+the conflict page, completed, amend, history, a stored version and entered in error; nor on the admin pages
+(sites, a site's EHR settings with their errors, units, users, deliveries)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PROJECT_ROOT, NewContext
+from tests.browser.conftest import ADMIN_USERNAME, PASSWORD, PROJECT_ROOT, SITE_CODE, UNIT_CODE, NewContext
 from tests.browser.pages import ChecklistPage, care_bundle, submit, tap_choice
 
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -112,3 +113,37 @@ def test_no_serious_or_critical_accessibility_problem_on_any_page(new_context: N
     # And axe-core does see a problem where there is one: an input without a label is critical.
     page.evaluate("document.querySelector('main').append(document.createElement('input'))")
     assert any(" label [critical]" in line for line in axe_problems(page, "broken on purpose"))
+
+
+def test_no_serious_or_critical_accessibility_problem_on_the_admin_pages(new_context: NewContext) -> None:
+    page = new_context(signed_in=False, bypass_csp=True).new_page()
+    page.goto("/sign-in?next=/admin/sites")
+    page.get_by_label("Username").fill(ADMIN_USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").tap()
+    expect(page.get_by_role("heading", name="Sites and units")).to_be_visible()
+    problems = axe_problems(page, "sites")
+
+    page.goto(f"/admin/sites/{SITE_CODE}")
+    problems += axe_problems(page, "site")
+    page.get_by_label("Send completed checklists to this EHR").check()
+    page.get_by_role("button", name="Save EHR settings").tap()  # enabled without a base URL: refused
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
+    problems += axe_problems(page, "site EHR settings with errors")
+
+    page.goto(f"/admin/sites/{SITE_CODE}/units/{UNIT_CODE}")
+    problems += axe_problems(page, "unit")
+    page.goto("/admin/sites/new")
+    page.get_by_role("button", name="Add site").tap()
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
+    problems += axe_problems(page, "add a site with errors")
+    for path, name in (("/admin/users", "users"), ("/admin/users/new", "add a user")):
+        page.goto(path)
+        problems += axe_problems(page, name)
+    page.goto(f"/admin/users/{ADMIN_USERNAME}")
+    problems += axe_problems(page, "user")
+    page.goto("/admin/deliveries")
+    expect(page.get_by_role("heading", name="Deliveries to EHRs")).to_be_visible()
+    problems += axe_problems(page, "deliveries")
+
+    assert not problems, "axe-core found serious or critical problems:\n" + "\n".join(problems)
