@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.care_bundles import CareBundleCatalogue
 from service.checklists.lifecycle import Actor, amend, complete, mark_entered_in_error, start
-from service.models import Delivery, EhrAuth, Site, Unit
+from service.models import ChecklistSource, Delivery, EhrAuth, Site, Unit
 from tests.factories import BIRTH, VALID_NHS_NUMBER, make_member, oasi_answers
 
 OASI = "oasi-care-bundle"
@@ -65,9 +65,15 @@ def make_nurse(session: Session, unit: Unit, username: str | None = None) -> Act
 
 
 def complete_oasi(
-    session: Session, catalogue: CareBundleCatalogue, actor: Actor, unit: Unit, now: dt.datetime = START
+    session: Session,
+    catalogue: CareBundleCatalogue,
+    actor: Actor,
+    unit: Unit,
+    now: dt.datetime = START,
+    source: ChecklistSource = ChecklistSource.WARD,
 ) -> uuid.UUID:
-    """Start and complete an OASI 2.0.0 checklist (version 2, one pending delivery row); committed."""
+    """Start and complete an OASI 2.0.0 checklist (version 2, one pending delivery row unless it came in
+    from the EHR over /fhir); committed."""
     checklist_id = uuid.uuid4()
     start(
         session,
@@ -83,6 +89,7 @@ def complete_oasi(
         encounter=None,
         anchor_time=BIRTH,
         now=now,
+        source=source,
     )
     complete(session, catalogue, actor, checklist_id, base_version=1, answers=oasi_answers(), now=now)
     session.commit()

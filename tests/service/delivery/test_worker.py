@@ -326,27 +326,7 @@ def test_a_site_with_write_back_off_keeps_its_rows_waiting(
 def test_a_response_that_came_from_the_ehr_is_not_written_back(
     session: Session, catalogue: CareBundleCatalogue, nurse: Actor, unit: Unit
 ) -> None:
-    from service.checklists.lifecycle import complete, start
-    from tests.factories import BIRTH, VALID_NHS_NUMBER, oasi_answers
-
-    checklist_id = uuid.uuid4()
-    start(
-        session,
-        catalogue,
-        nurse,
-        checklist_id=checklist_id,
-        care_bundle_id="oasi-care-bundle",
-        version="2.0.0",
-        unit=unit,
-        patient_kind="nhs-number",
-        patient_value=VALID_NHS_NUMBER,
-        patient_system=None,
-        encounter=None,
-        anchor_time=BIRTH,
-        now=BIRTH,
-        source=ChecklistSource.FHIR,
-    )
-    complete(session, catalogue, nurse, checklist_id, base_version=1, answers=oasi_answers(), now=BIRTH)
+    checklist_id = complete_oasi(session, catalogue, nurse, unit, source=ChecklistSource.FHIR)
 
     assert deliveries(session, checklist_id) == []
 
