@@ -151,6 +151,7 @@ def test_save_smart_settings(client: FlaskClient, session: Session, admin: User,
     assert 'value="careloop-rx1"' in page
     assert re.search(r'value="smart"\s+checked', page)
     assert '<option value="ES384" selected>' in page
+    assert "<code>http://localhost/.well-known/jwks.json</code>" in page  # what the EHR registers
 
 
 def test_switching_to_bearer_keeps_only_what_bearer_uses(
