@@ -22,7 +22,7 @@ from service.care_bundles import CareBundleCatalogue
 from service.checklists.lifecycle import Actor
 from service.delivery import outbox
 from service.delivery.keys import KeyStore
-from service.models import DeliveryStatus, Role, User
+from service.models import DeliveryStatus, Role, Unit, User
 from tests.outbox_support import START, Clock, complete_oasi, deliveries, make_ehr_unit, make_nurse, states
 
 BASE = "https://ehr.example/fhir"
@@ -228,3 +228,23 @@ def test_the_checklist_page_shows_its_delivery_state(
     assert "Sent to the EHR" in page
     assert "2 March 2026 at 09:00" in page
     assert deliveries(session, checklist_id)[0].ehr_resource_id == "qr-1"
+
+
+def test_the_checklist_page_says_when_the_ehr_refused_it(
+    session: Session,
+    catalogue: CareBundleCatalogue,
+    client: FlaskClient,
+    make_user: Callable[..., User],
+    sign_in: Callable[..., TestResponse],
+) -> None:
+    checklist_id, _ = _dead_letter(session, catalogue)
+    (unit_id,) = {row.checklist.unit_id for row in deliveries(session, checklist_id)}
+    make_user("midwife", units=[session.get(Unit, unit_id)])
+    sign_in("midwife")
+
+    page = client.get(f"/ward/checklists/{checklist_id}").get_data(as_text=True)
+
+    assert 'data-delivery="dead"' in page
+    assert "Not sent to the EHR" in page
+    assert "on 2 March 2026 at 09:00: the EHR refused it" in page
+    assert "encounter is required" not in page  # the EHR's reasons are for admins
