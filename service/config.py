@@ -24,7 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     "BUNDLES_DIR": str(PROJECT_ROOT / "bundles"),
     "LOG_LEVEL": "INFO",
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # hide_parameters: a database error's message carries no bound values (patient identifiers, answers,
+    # snapshots) into tracebacks and logs.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
     #: SQLite only: how long a connection waits for another's write lock before "database is locked".
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     #: The built NHS.UK frontend (``npm ci`` puts it here); served under ``/assets/nhsuk/``.
@@ -98,7 +100,10 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url
     if database_url.startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": _busy_timeout(app) / 1000}}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": _busy_timeout(app) / 1000},
+            "hide_parameters": True,
+        }
 
 
 def _busy_timeout(app: Flask) -> int:

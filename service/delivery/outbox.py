@@ -62,7 +62,6 @@ class Claimed:
     delivery_id: int
     checklist_id: uuid.UUID
     checklist_version: int
-    site_id: int
     attempts: int
     #: The site's EHR settings, copied at claim time (no transaction is open while the EHR is called).
     ehr: SiteEhr
@@ -225,7 +224,6 @@ def _claimed(
         delivery_id=row.id,
         checklist_id=row.checklist_id,
         checklist_version=row.checklist_version,
-        site_id=row.site_id,
         attempts=row.attempts,
         ehr=SiteEhr.of(site),
         document=document,
@@ -256,6 +254,8 @@ class Result:
     retry_in: dt.timedelta | None = None
     #: How it was delivered: created | updated | already-there.
     how: str | None = None
+    #: What went wrong, for logs: the error class only (``error`` may quote the EHR, which logs must not).
+    kind: str | None = None
 
 
 def record(session: AnySession, worker: str, now: dt.datetime, results: Sequence[Result]) -> list[Result]:

@@ -4,8 +4,9 @@
 started are given back); ``flask deliver --once`` drains what is due and exits. The clock and the jitter are
 parameters, so tests move time on instead of sleeping.
 
-Logs name the delivery row, the checklist id (a random UUID), the site and HTTP statuses: never a patient
-identifier, an answer or a body.
+Logs name the delivery row, the checklist id (a random UUID), the site, error classes and HTTP statuses: never
+a patient identifier, an answer, a body, or the EHR's own words (its OperationOutcome may quote the resource;
+it is kept on the row for admins, not logged).
 """
 
 from __future__ import annotations
@@ -194,18 +195,20 @@ class Worker:
             elif result.status is DeliveryStatus.DEAD:
                 self.tally.dead += 1
                 logger.warning(
-                    "delivery %s to site %s is a dead letter: %s",
+                    "delivery %s to site %s is a dead letter: %s %s (why: flask deliveries list)",
                     row.delivery_id,
                     row.ehr.site_code,
-                    result.error,
+                    result.kind,
+                    result.status_code or "",
                 )
             else:
                 self.tally.retrying += 1
                 logger.info(
-                    "delivery %s to site %s failed (attempt %s), retrying in %ss: %s",
+                    "delivery %s to site %s failed (attempt %s: %s %s), retrying in %ss",
                     row.delivery_id,
                     row.ehr.site_code,
                     row.attempts,
+                    result.kind,
+                    result.status_code or "",
                     int(result.retry_in.total_seconds()) if result.retry_in else 0,
-                    result.error,
                 )

@@ -102,3 +102,16 @@ def test_jinja_renders_the_nhsuk_macros_escaped(tmp_path: Path) -> None:
         ).render(name="<b>x</b>")
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert 'class="nhsuk-tag"' in html
+
+
+def test_database_errors_never_quote_the_values_they_were_given(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from service.extensions import db
+
+    app = create_app({"ENV": "testing", "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    with app.app_context(), pytest.raises(OperationalError) as raised:
+        db.session.execute(text("SELECT * FROM no_such_table WHERE x = :nhs"), {"nhs": "9434765919"})
+    assert "9434765919" not in str(raised.value)
+    assert "hidden due to hide_parameters" in str(raised.value)
