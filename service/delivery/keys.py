@@ -51,14 +51,23 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: The keys as last read, with the file's (inode, mtime, size) then: the worker asks for its signing
+        #: key for every write, and parsing private keys each time would be wasted work. A rotation replaces
+        #: the file, so the next ask reads it again.
+        self._read: tuple[tuple[int, int, int], list[StoredKey]] | None = None
 
     def entries(self) -> list[StoredKey]:
-        if not self.path.exists():
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
             return []
-        if self.path.stat().st_size > MAX_KEY_FILE_BYTES:
+        if status.st_size > MAX_KEY_FILE_BYTES:
             raise InvalidInput(f"{self.path} is larger than {MAX_KEY_FILE_BYTES} bytes: not a key file")
-        document = json.loads(self.path.read_text(encoding="utf-8"))
-        return [_stored(entry) for entry in document.get("keys", [])]
+        stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+        if self._read is None or self._read[0] != stamp:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+            self._read = (stamp, [_stored(entry) for entry in document.get("keys", [])])
+        return list(self._read[1])
 
     def public_jwks(self) -> dict[str, Any]:
         """What EHRs fetch: every published key's public half, with ``kid``, ``alg`` and ``use``."""

@@ -21,7 +21,7 @@ from fhir_adapters.ehr_client import EhrClient, EhrEndpoint
 from service.delivery.keys import KeyStore
 from service.delivery.secrets import resolve
 from service.errors import InvalidInput
-from service.models import EhrAuth, Site
+from service.models import EhrAuth, Site, utcnow
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Clients:
         *,
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
-        now: Callable[[], datetime] | None = None,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.keys = keys
         self._http = http
@@ -93,8 +93,6 @@ class Clients:
 
     def client(self, ehr: SiteEhr) -> EhrClient:
         endpoint = EhrEndpoint(ehr.base_url, ehr.connect_timeout, ehr.read_timeout)
-        if self._now is None:
-            return EhrClient(endpoint, self.http, self.authenticator(ehr))
         return EhrClient(endpoint, self.http, self.authenticator(ehr), now=self._now)
 
     def authenticator(self, ehr: SiteEhr) -> Authenticator:

@@ -248,3 +248,15 @@ def test_the_checklist_page_says_when_the_ehr_refused_it(
     assert "Not sent to the EHR" in page
     assert "on 2 March 2026 at 09:00: the EHR refused it" in page
     assert "encounter is required" not in page  # the EHR's reasons are for admins
+
+
+def test_a_key_store_in_use_sees_a_rotation_made_by_another_process(keys_path: Path) -> None:
+    worker_store, admin_store = KeyStore(keys_path), KeyStore(keys_path)
+    first = admin_store.add("RS384", START)
+    assert worker_store.signing_key("RS384").kid == first.kid
+    assert worker_store.signing_key("RS384") is worker_store.signing_key("RS384")  # read once, not per write
+
+    second = admin_store.add("RS384", START)
+    admin_store.activate(second.kid)
+
+    assert worker_store.signing_key("RS384").kid == second.kid
