@@ -30,7 +30,7 @@ from sqlalchemy import (
     make_url,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from service import create_app
@@ -260,6 +260,23 @@ def test_downgrade_refuses_to_lose_what_0001_cannot_hold(
     assert _answer_unique_constraints() == {"uq_answer_checklist_element_instance_position"}
 
 
+def _add_checklist(connection: Connection, checklist_id: uuid.UUID) -> None:
+    """A site, a unit and an OASI 2.0.0 checklist on it, at the head revision (raw SQL for the site: its
+    models' Python defaults belong to the models, not to the schema under test)."""
+    connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
+    connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+    connection.execute(
+        insert(Checklist.__table__).values(
+            id=checklist_id,
+            care_bundle_id="oasi-care-bundle",
+            care_bundle_version="2.0.0",
+            unit_id=1,
+            patient_identifier="1",
+            patient_identifier_system="urn:local",
+        )
+    )
+
+
 # -- 0003: checklist changes ------------------------------------------------------------------------------
 
 
@@ -269,18 +286,7 @@ def test_downgrade_refuses_to_drop_stored_checklist_changes(
     upgrade()
     checklist_id = uuid.uuid4()
     with db.engine.begin() as connection:
-        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
-        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
-        connection.execute(
-            insert(Checklist.__table__).values(
-                id=checklist_id,
-                care_bundle_id="oasi-care-bundle",
-                care_bundle_version="2.0.0",
-                unit_id=1,
-                patient_identifier="1",
-                patient_identifier_system="urn:local",
-            )
-        )
+        _add_checklist(connection, checklist_id)
         connection.execute(
             insert(ChecklistChange.__table__).values(
                 checklist_id=checklist_id,
@@ -332,19 +338,7 @@ def test_checklist_change_constraints(migration_app: Flask, values: dict[str, An
         **values,
     }
     with db.engine.begin() as connection:
-        # Raw SQL: the models' site has columns 0001 has not (their Python defaults would be inserted).
-        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
-        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
-        connection.execute(
-            insert(Checklist.__table__).values(
-                id=checklist_id,
-                care_bundle_id="oasi-care-bundle",
-                care_bundle_version="2.0.0",
-                unit_id=1,
-                patient_identifier="1",
-                patient_identifier_system="urn:local",
-            )
-        )
+        _add_checklist(connection, checklist_id)
     with pytest.raises(IntegrityError, match=constraint), db.engine.begin() as connection:
         connection.execute(insert(ChecklistChange.__table__).values(**row))
 
@@ -381,18 +375,7 @@ def test_downgrade_refuses_to_drop_superseded_deliveries(
     upgrade()
     checklist_id = uuid.uuid4()
     with db.engine.begin() as connection:
-        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
-        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
-        connection.execute(
-            insert(Checklist.__table__).values(
-                id=checklist_id,
-                care_bundle_id="oasi-care-bundle",
-                care_bundle_version="2.0.0",
-                unit_id=1,
-                patient_identifier="1",
-                patient_identifier_system="urn:local",
-            )
-        )
+        _add_checklist(connection, checklist_id)
         connection.execute(
             insert(Delivery.__table__).values(
                 checklist_id=checklist_id, checklist_version=2, site_id=1, status="superseded"
@@ -413,18 +396,7 @@ def test_only_one_version_of_a_checklist_is_in_flight_to_a_site(migration_app: F
     upgrade()
     checklist_id = uuid.uuid4()
     with db.engine.begin() as connection:
-        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
-        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
-        connection.execute(
-            insert(Checklist.__table__).values(
-                id=checklist_id,
-                care_bundle_id="oasi-care-bundle",
-                care_bundle_version="2.0.0",
-                unit_id=1,
-                patient_identifier="1",
-                patient_identifier_system="urn:local",
-            )
-        )
+        _add_checklist(connection, checklist_id)
         for version in (2, 3):
             connection.execute(
                 insert(Delivery.__table__).values(
