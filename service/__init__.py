@@ -23,6 +23,7 @@ from service.home.frontend import init_frontend
 from service.home.security import init_security_headers
 from service.server_timing import init_server_timing
 from service.ward import bp as ward_bp
+from service.ward.offline import init_offline
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(home_bp)
     app.register_blueprint(fhir_bp)
     app.register_blueprint(ward_bp)
+    init_offline(app)
     app.register_blueprint(deliveries_bp)
     app.register_blueprint(admin_bp)
     # /fhir is a token-authenticated API: its clients send no cookies, so there is no request to forge.

@@ -31,6 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     #: The built NHS.UK frontend (``npm ci`` puts it here); served under ``/assets/nhsuk/``.
     "NHSUK_FRONTEND_DIR": str(PROJECT_ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"),
+    #: The ``idb`` package (npm), which the tablet writes its drafts and replay queue with; served under
+    #: ``/assets/idb/``.
+    "IDB_DIR": str(PROJECT_ROOT / "node_modules" / "idb" / "build"),
+    #: Hours a tablet keeps the ward pages it cached and the drafts it has sent (patient data on a shared
+    #: device); work not yet sent is kept until it is sent or its user discards it.
+    "OFFLINE_KEEP_HOURS": 12,
     #: Seconds a browser reuses a file of ``/static`` or ``/assets/nhsuk`` without asking (``Cache-Control:
     #: public, max-age``); then it revalidates with the ETag (304 if unchanged). Flask's own setting: it
     #: applies to every file the app sends, and those two folders are all it sends.
@@ -87,6 +93,10 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigError(
             f"CARELOOP_PERMANENT_SESSION_LIFETIME must be a positive number of seconds, not {lifetime!r}"
         )
+
+    keep = app.config["OFFLINE_KEEP_HOURS"]
+    if isinstance(keep, bool) or not isinstance(keep, int | float) or not 0 < keep <= 7 * 24:
+        raise ConfigError(f"CARELOOP_OFFLINE_KEEP_HOURS must be hours, above 0 and at most 168, not {keep!r}")
 
     if not app.config["SMART_KEYS_PATH"]:
         app.config["SMART_KEYS_PATH"] = str(Path(app.instance_path) / "smart-keys.json")

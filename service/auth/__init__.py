@@ -10,7 +10,7 @@ For views:
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -38,8 +38,8 @@ csrf = CSRFProtect()
 
 def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
     if is_api_request():
-        response: ResponseReturnValue = error.get_response()
-        return response
+        # The tablet's replay queue: it fetches a fresh token (``/ward/session``) and sends again.
+        return jsonify({"outcome": "csrf", "message": error.description}), 400
     return render_template("errors/csrf.html"), 400
 
 

@@ -46,7 +46,7 @@ _SOURCE_MAP = re.compile(r"/\*#\s*sourceMappingURL=[^*]*\*/")
 #: Where the package's Sass puts its images by default; the same tree is served under our prefix.
 _PACKAGE_ASSETS = "/assets/"
 #: The endpoints that send files: Flask's ``/static`` and the NHS.UK assets.
-_FILE_ENDPOINTS: Final = frozenset({"static", f"{bp.name}.asset"})
+_FILE_ENDPOINTS: Final = frozenset({"static", f"{bp.name}.asset", "idb_assets.idb_asset"})
 
 
 class ForeignReference(ValueError):

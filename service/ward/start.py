@@ -24,6 +24,7 @@ from service.errors import CareloopError
 from service.extensions import db
 from service.models import Unit
 from service.ward.answers_form import read_date_time
+from service.ward.offline import done_reply, invalid_reply, wants_json
 from service.ward.pages import actor, my_units, now, open_duplicates
 
 #: [DESIGN] A local hospital number's identifier system, per site, until sites configure their own.
@@ -73,7 +74,12 @@ def start_page() -> ResponseReturnValue:
 
 
 def start_submit() -> ResponseReturnValue:
+    """Check the start form, then confirm; or start (``action=start``). The tablet's replay queue sends the
+    start of a checklist begun with no network straight to ``action=start``, asking for JSON."""
     form = request.form
+    as_json = wants_json()
+    if as_json and form.get("action") != "start":
+        abort(400)
     options = {choice.value: choice for choice in choices()}
     values = {key: form.get(key, "").strip() for key in form if key != "csrf_token"}
     errors: dict[str, str] = {}
@@ -103,6 +109,8 @@ def start_submit() -> ResponseReturnValue:
         errors["anchor"] = str(error)
         anchor = None
     if errors or choice is None or kind is None or anchor is None:
+        if as_json:
+            return invalid_reply(errors)
         return render_template(
             "ward/start.html", choices=list(options.values()), values=values, errors=errors
         ), 400
@@ -146,8 +154,12 @@ def start_submit() -> ResponseReturnValue:
     except CareloopError as error:
         db.session.rollback()
         errors = {getattr(issue, "field", None) or "_form": issue.diagnostics for issue in error.issues}
+        if as_json:
+            return invalid_reply(errors, error.status)
         return render_template(
             "ward/start.html", choices=list(options.values()), values=values, errors=errors
         ), error.status
     db.session.commit()
+    if as_json:
+        return done_reply(checklist, "start")
     return redirect(url_for("ward.checklist", raw_id=str(checklist.id)), 303)

@@ -33,19 +33,21 @@ from service.checklists import (
 from service.checklists.store import answers_of
 from service.checklists.timing import bank_holidays
 from service.delivery.outbox import latest_states
-from service.errors import CareloopError, InvalidInput, StaleVersion, Unprocessable
+from service.errors import CareloopError, Conflict, InvalidInput, StaleVersion, Unprocessable
 from service.extensions import db
 from service.models import AuditAction, ChecklistStatus
-from service.ward import filters
+from service.ward import filters, offline
 from service.ward.answers_form import MAX_INSTANCES, form_values, instance_count, parse_answers
 from service.ward.checklist_view import build_fields, humanise_reason, show_answer
 from service.ward.merge import encode_base, merge
+from service.ward.offline import conflict_reply, done_reply, invalid_reply, wants_json
 from service.ward.pages import actor, audit_read, entry_of, judged, now, worklist, write_audited_reads
 from service.ward.start import start_page, start_submit
 
 bp = Blueprint("ward", __name__, url_prefix="/ward")
 filters.register(bp)
 bp.after_request(write_audited_reads)
+offline.register(bp)
 _ACTIONS = ("save", "complete", "amend")
 
 
@@ -84,8 +86,12 @@ def checklist(raw_id: str) -> ResponseReturnValue:
 @bp.post("/checklists/<raw_id>")
 @login_required
 def submit(raw_id: str) -> ResponseReturnValue:
-    """Save a draft, complete, amend, or add/remove a group instance (a save that re-renders)."""
+    """Save a draft, complete, amend, or add/remove a group instance (a save that re-renders).
+
+    A request that prefers JSON (the tablet's replay queue, ``service.ward.offline``) gets what happened
+    instead of a page; it may only save, complete or amend."""
     checklist = get_checklist(db.session, actor(), _checklist_id(raw_id))
+    as_json = wants_json()
     care_bundle = entry_of(checklist).care_bundle
     form = request.form
     action = form.get("action", "save")
@@ -93,11 +99,17 @@ def submit(raw_id: str) -> ResponseReturnValue:
     parsed = parse_answers(care_bundle, form, instances=counts)
     values = _posted_values(form, counts)
     base_version = _int(form.get("version"))
-    if action not in _ACTIONS and not action.startswith(("add-", "remove-")):
+    if action not in _ACTIONS and (as_json or not action.startswith(("add-", "remove-"))):
         abort(400)
     reason = form.get("reason", "").strip()
     amending = checklist.status != ChecklistStatus.IN_PROGRESS
+    if action == "amend" and not amending:  # only a completed checklist is amended
+        if as_json:
+            return conflict_reply(checklist)
+        abort(409)
     if parsed.errors:
+        if as_json:
+            return invalid_reply(parsed.errors)
         return _form_page(checklist, values, parsed.errors, parsed.answers, status=400, amending=amending)
     try:
         if action == "complete":
@@ -110,7 +122,7 @@ def submit(raw_id: str) -> ResponseReturnValue:
                 answers=parsed.answers,
                 now=now(),
             )
-        elif amending:
+        elif amending and (action == "amend" or not as_json):
             if action != "amend":
                 return _form_page(checklist, values, {}, parsed.answers, amending=True)
             amend(
@@ -136,14 +148,26 @@ def submit(raw_id: str) -> ResponseReturnValue:
     except StaleVersion:
         db.session.rollback()
         fresh = get_checklist(db.session, actor(), checklist.id)
+        if as_json:
+            return conflict_reply(fresh)
         return _conflict_page(fresh, form, values, amending)
     except (Unprocessable, InvalidInput) as error:
         db.session.rollback()
         errors = _issue_errors(error, entry_of(checklist).care_bundle)
+        if as_json:
+            return invalid_reply(errors, error.status)
         return _form_page(
             checklist, values, errors, parsed.answers, status=422, amending=amending, refused=error
         )
+    except Conflict:
+        # Not a change this status allows (a queued save of a checklist completed since): the user decides.
+        db.session.rollback()
+        if not as_json:
+            raise
+        return conflict_reply(get_checklist(db.session, actor(), checklist.id))
     db.session.commit()
+    if as_json:
+        return done_reply(checklist, action)
     if action.startswith(("add-", "remove-")):
         # The new instance holds no answer yet, so the store keeps no trace of it: a redirect would lose
         # it. Show the form as posted (saved, at the new version), with the instance added.

@@ -93,18 +93,43 @@ def tap_choice(scope: Page | Locator, option: Locator) -> None:
         expect(option).not_to_be_checked()
 
 
+#: The status of the post behind each response ``submit`` returned (see :func:`post_status`).
+_POSTED: dict[int, int] = {}
+
+
 def submit(page: Page, action: str) -> Response:
-    """Tap the form's button ``name=action value=action``; the response the page ends on (a 303 is
-    followed: its ``request.redirected_from`` is the post)."""
-    with page.expect_navigation() as navigation:
-        page.locator(f'button[name="action"][value="{action}"]').tap()
-    response = navigation.value
+    """Tap the form's button ``name=action value=action``; the response the page ends on.
+
+    With JavaScript, the checklist page sends a change through the tablet's queue (a ``fetch`` asking for
+    JSON) and then loads the checklist; a refused change is posted again as a form, for the server's page.
+    Without, the form posts and a 303 is followed. :func:`post_status` tells either as a page post would."""
+    posts: list[Response] = []
+
+    def record(response: Response) -> None:
+        if response.request.method == "POST":
+            posts.append(response)
+
+    page.on("response", record)
+    try:
+        with page.expect_navigation() as navigation:
+            page.locator(f'button[name="action"][value="{action}"]').tap()
+        response = navigation.value
+    finally:
+        page.remove_listener("response", record)
     assert response is not None
+    if posts and response.request.method == "GET" and response.request.redirected_from is None:
+        last = posts[-1]
+        # A change the queue sent (JSON 200) is what a page post answers with a redirect.
+        json_reply = "application/json" in (last.headers.get("content-type") or "")
+        _POSTED[id(response)] = 303 if json_reply and last.status == 200 else last.status
     return response
 
 
 def post_status(response: Response) -> int:
-    """The status of the post behind ``response`` (the redirect's, when the post redirected)."""
+    """The status of the post behind ``response`` (the redirect's, when the post redirected; 303 for a
+    change the page's queue sent and the server took)."""
+    if id(response) in _POSTED:
+        return _POSTED[id(response)]
     posted = response.request.redirected_from
     if posted is None:
         return response.status

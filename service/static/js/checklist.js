@@ -150,17 +150,107 @@ function shown(result, grouped, positions, id, instance) {
   return result.enabledInstances.has(`${id}#${position ?? instance}`);
 }
 
+/** Elements with timing rules: id -> whether one of them counts working days. */
+function timedElements(careBundle) {
+  const found = {};
+  const walk = (elements) => {
+    for (const element of elements) {
+      const timing = element.compliance?.timing ?? [];
+      if (timing.length) found[element.id] = timing.some((rule) => rule.within_working_days != null);
+      walk(element.items ?? []);
+    }
+  };
+  walk(careBundle.elements);
+  return found;
+}
+
+const STATUS_BADGES = { met: ["green", "In time"], "not-met": ["orange", "Not in time"] };
+
+/** ``14:30`` today, ``Tue 3 Jun 14:30`` another day (as service/ward/checklist_view.py ``local_time``). */
+function localTime(moment, now, zone) {
+  const parts = (date) =>
+    Object.fromEntries(
+      // en-US: the short names Python's %a and %b give ("Sep", where en-GB says "Sept").
+      new Intl.DateTimeFormat("en-US", {
+        timeZone: zone, weekday: "short", day: "numeric", month: "short", year: "numeric",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      }).formatToParts(date).map((part) => [part.type, part.value]),
+    );
+  const at = parts(moment);
+  const today = parts(now);
+  const time = `${at.hour}:${at.minute}`;
+  const sameDay = at.day === today.day && at.month === today.month && at.year === today.year;
+  return sameDay ? time : `${at.weekday} ${at.day} ${at.month} ${time}`;
+}
+
+/** ``2 h 10 min``, ``3 days 4 h``, ``45 min``, ``less than a minute`` (as ``duration`` on the server). */
+function duration(ms) {
+  let minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return "less than a minute";
+  const days = Math.floor(minutes / 1440);
+  minutes -= days * 1440;
+  const hours = Math.floor(minutes / 60);
+  minutes -= hours * 60;
+  if (days) return `${days} day${days !== 1 ? "s" : ""}${hours ? ` ${hours} h` : ""}`;
+  if (hours) return `${hours} h${minutes ? ` ${minutes} min` : ""}`;
+  return `${minutes} min`;
+}
+
+/** The badge of an element's timing rules, as service/ward/checklist_view.py ``badge`` words it. */
+function dueBadge(rules, now, zone) {
+  if (!rules.some((rule) => rule.status)) return [null, null];
+  const open = rules
+    .filter((rule) => (rule.status === "due" || rule.status === "overdue") && rule.dueAt)
+    .sort((a, b) => Date.parse(a.dueAt) - Date.parse(b.dueAt))[0];
+  if (open?.status === "overdue") return ["red", `Overdue by ${duration(now - new Date(open.dueAt))}`];
+  if (open) return ["blue", `Due by ${localTime(new Date(open.dueAt), now, zone)}`];
+  if (rules.every((rule) => rule.status === "met")) return ["green", "In time"];
+  if (rules.some((rule) => rule.status === "not-met")) return ["orange", "Not in time"];
+  return ["grey", "Time not known yet"];
+}
+
+/**
+ * With no network (or on a checklist started offline) the server's due times are not refreshed: show the
+ * browser rules' own, except for working-day windows, whose bank holidays the server decides: those say
+ * they are recalculated when the checklist is sent.
+ */
+function showDueTimes(result, timed, now, zone) {
+  const byElement = {};
+  for (const rule of Object.values(result.rules)) (byElement[rule.element] ??= []).push(rule);
+  for (const [id, workingDays] of Object.entries(timed)) {
+    const wrapper = form.querySelector(`.careloop-element[data-element="${CSS.escape(id)}"][data-instance=""]`);
+    if (!wrapper) continue;
+    const [colour, text] = workingDays
+      ? ["grey", "Due time recalculated when sent"]
+      : dueBadge(byElement[id] ?? [], now, zone);
+    let tag = wrapper.querySelector(":scope > .careloop-badge");
+    if (!text) {
+      tag?.remove();
+      continue;
+    }
+    if (!tag) {
+      tag = document.createElement("strong");
+      wrapper.append(tag);
+    }
+    tag.className = `nhsuk-tag nhsuk-tag--${colour} careloop-badge`;
+    tag.textContent = text;
+  }
+}
+
 async function enhance() {
   const response = await fetch(form.dataset.definition, { credentials: "same-origin" });
   if (!response.ok) return;
   const { careBundle, bankHolidays } = await response.json();
   const calculated = calculatedElements(careBundle);
+  const timed = timedElements(careBundle);
+  const startedOffline = form.dataset.offlineStart === "1";
   const grouped = groupedElements(careBundle);
   const update = () => {
     let result;
     const answers = answersOf(careBundle);
+    const now = new Date();
     try {
-      result = evaluate(careBundle, answers, new Date(), { bankHolidays });
+      result = evaluate(careBundle, answers, now, { bankHolidays });
     } catch {
       return; // a half-typed value: keep the page as it is until it reads
     }
@@ -177,10 +267,12 @@ async function enhance() {
       const id = output.dataset.calculated;
       output.textContent = show(result.calculated[id], calculated[id]);
     }
+    if (startedOffline || !navigator.onLine) showDueTimes(result, timed, now, careBundle.timezone ?? "Europe/London");
     form.dataset.rulesApplied = String(Number(form.dataset.rulesApplied ?? 0) + 1);
   };
   form.addEventListener("input", update);
   form.addEventListener("change", update);
+  window.addEventListener("offline", update);
   update();
 }
 
