@@ -1,6 +1,7 @@
 """The ward pages under gunicorn (2 workers) with signed-in clients: server time of the checklist page and of
 a completion against a trivial route (``/healthz``) in the same run, bytes over the wire for a first and a
-warm load of the checklist page, and the workers' memory.
+warm load of the checklist page, the offline code among them (the service worker and the page's offline
+modules, issue 9) and the app shell the service worker caches, and the workers' memory.
 
 Run from the repository root: ``python -m bench.ward`` (``make bench-ward``). It serves a new SQLite file
 in a temporary folder, or the database ``CARELOOP_DATABASE_URL`` names, which must be a throwaway one: the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import json
 import math
 import os
 import re
@@ -22,9 +24,10 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -35,7 +38,16 @@ from flask_migrate import upgrade
 from sqlalchemy import inspect
 
 from bench import _server
-from bench._wire import Fetched, WarmAction, first_load, hidden_inputs, warm_load
+from bench._wire import (
+    Fetched,
+    WarmAction,
+    fetch,
+    first_load,
+    hidden_inputs,
+    js_references,
+    same_origin,
+    warm_load,
+)
 from fhir_adapters.identifiers import modulus_11_valid
 from service import create_app
 from service.auth import users
@@ -48,14 +60,22 @@ USERNAME = "bench-midwife"
 PASSWORD = secrets.token_urlsafe(18)
 #: A spontaneous vaginal birth meeting every practice: a completion the rules accept.
 COMPLETE = {"action": "complete", **OASI_FORM}
-#: Goals of issue 7: (label, limit, unit).
+#: Goals of issues 7 (times, page weights) and 9 (offline code): (label, limit, unit).
 GOALS = {
     "page": ("checklist page p95", 30.0, "ms"),
     "completion": ("completion p95", 60.0, "ms"),
     "first": ("first load", 150.0, "KB"),
     "warm": ("warm load", 20.0, "KB"),
+    "offline": ("offline code on first load", 30.0, "KB"),
 }
 KB = 1000  # bytes; the goals are in KB
+#: The page's offline modules: its ``<script type="module">`` under here, and what they import.
+OFFLINE_SCRIPTS = "/static/js/offline/"
+#: The service worker, if the offline modules do not say (``navigator.serviceWorker.register("...")``).
+SERVICE_WORKER = "/ward/sw.js"
+#: What the server prepends to the service worker: its settings, JSON, up to the first ``;`` + newline.
+_SETTINGS = "const CARELOOP = "
+_REGISTER = re.compile(r"""\bserviceWorker\s*\.\s*register\(\s*(["'`])([^"'`\n]+)\1""")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -113,6 +133,119 @@ class Route:
 
     def client(self, q: float) -> float:
         return percentile([sample.client_ms for sample in self.samples], q)
+
+
+# -- the offline code ------------------------------------------------------------------------------------
+
+
+class _ModuleScripts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if (
+            tag == "script"
+            and attributes.get("type", "").strip().lower() == "module"
+            and attributes.get("src")
+        ):
+            self.sources.append(attributes["src"])
+
+
+def module_scripts(html: str) -> list[str]:
+    """The ``src`` of each ``<script type="module">`` of ``html``, in order, each once."""
+    parser = _ModuleScripts()
+    parser.feed(html)
+    parser.close()
+    return list(dict.fromkeys(parser.sources))
+
+
+def registered_workers(source: str) -> list[str]:
+    """The service workers a script registers (``navigator.serviceWorker.register("...")``, literal URLs)."""
+    return list(dict.fromkeys(match[2] for match in _REGISTER.finditer(source)))
+
+
+def service_worker_settings(source: str) -> dict[str, Any]:
+    """The settings the server prepends to the service worker: the JSON after ``const CARELOOP = `` up to the
+    first ``;`` and newline (``json.dumps`` writes no newline, so one cannot be inside it)."""
+    start = source.find(_SETTINGS)
+    end = source.find(";\n", start)
+    if start < 0 or end < 0:
+        raise ValueError(f"no {_SETTINGS.strip()} ...;")
+    settings = json.loads(source[start + len(_SETTINGS) : end])
+    if not isinstance(settings, dict):
+        raise ValueError(f"{_SETTINGS.strip()} is not an object")
+    return settings
+
+
+@dataclass
+class OfflineCode:
+    """The offline code a first load of a ward page adds, and the shell its service worker caches."""
+
+    #: The service worker, then the page's offline modules and what they import (``idb``), as sent.
+    code: list[Fetched]
+    #: Every URL of the service worker's ``shell``, as sent (fetched once when the worker installs).
+    shell: list[Fetched]
+    #: Shell URLs on another origin: not fetched, not counted.
+    elsewhere: list[str] = field(default_factory=list)
+    #: How each of ``code`` was loaded: the page's module script, imported by a module, registered by one.
+    via: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code_bytes(self) -> int:
+        return sum(record.body_bytes for record in self.code)
+
+    @property
+    def shell_bytes(self) -> int:
+        return sum(record.body_bytes for record in self.shell)
+
+
+def _fetched(http: requests.Session, url: str) -> tuple[Fetched, str]:
+    """GET ``url`` afresh (no validators): its record, which must be a 200, and its text."""
+    record, body = fetch(http, url)
+    if record.status != 200:
+        raise BenchError(f"{url} answered {record.status}, not 200")
+    return record, body.decode("utf-8", errors="replace")
+
+
+def offline_load(http: requests.Session, page_url: str) -> OfflineCode:
+    """The service worker and the offline modules the page at ``page_url`` loads (its module scripts under
+    :data:`OFFLINE_SCRIPTS`, followed through their imports), and then the service worker's shell: each
+    fetched afresh, as it goes over the wire, whether or not the first load had it already."""
+    _, html = _fetched(http, page_url)
+    entries = [same_origin(page_url, src) for src in module_scripts(html)]
+    queue = [url for url in entries if url and urlsplit(url).path.startswith(OFFLINE_SCRIPTS)]
+    seen = set(queue)
+    via = dict.fromkeys(queue, "the page's module script")
+    modules: list[Fetched] = []
+    workers: dict[str, str] = {}  # the worker's URL: the module registering it
+    while queue:
+        url = queue.pop(0)
+        record, source = _fetched(http, url)
+        modules.append(record)
+        for worker in registered_workers(source):
+            resolved = same_origin(page_url, worker)  # relative to the document, not to the script
+            if resolved is not None:
+                workers.setdefault(resolved, url)
+        for reference in js_references(source):
+            resolved = same_origin(url, reference)
+            if resolved is not None and resolved not in seen:
+                seen.add(resolved)
+                queue.append(resolved)
+                via[resolved] = f"imported by {_label(url, 30)}"
+    worker_url, registered_by = next(iter(workers.items()), (urljoin(page_url, SERVICE_WORKER), ""))
+    via[worker_url] = f"registered by {_label(registered_by, 30)}" if registered_by else "assumed"
+    worker, source = _fetched(http, worker_url)
+    shell: list[Fetched] = []
+    elsewhere: list[str] = []
+    for url in service_worker_settings(source).get("shell", []):
+        resolved = same_origin(worker_url, url)
+        if resolved is None:
+            elsewhere.append(url)
+        else:
+            shell.append(_fetched(http, resolved)[0])
+    return OfflineCode([worker, *modules], shell, elsewhere, via)
 
 
 # -- the database and the clients ------------------------------------------------------------------------
@@ -244,6 +377,7 @@ class Results:
     routes: dict[str, Route]
     first: list[Fetched]
     warm: list[tuple[WarmAction, Fetched | None]]
+    offline: OfflineCode
     memory: dict[int, dict[str, int]]
 
 
@@ -299,8 +433,9 @@ def measure(base_url: str, unit_id: int, master_pid: int, options: argparse.Name
     browser = clients[0].http
     first = first_load(browser, clients[0].url(pages[0][1]))
     warm = warm_load(browser, first)
+    offline = offline_load(browser, clients[0].url(pages[0][1]))
     memory = {pid: _server.memory_kib(pid) for pid in _server.worker_pids(master_pid)}
-    return Results(routes, first, warm, memory)
+    return Results(routes, first, warm, offline, memory)
 
 
 def report(results: Results, setting: str) -> None:
@@ -348,6 +483,7 @@ def report(results: Results, setting: str) -> None:
         f"  {'requests (headers, about)':44}{len(results.first):5d} ({first_headers / KB:.1f} KB)"
         f"{'':14}{len(warm_records):5d} ({warm_headers / KB:.1f} KB)"
     )
+    report_offline(results.offline, results.first)
 
     print()
     print("Worker memory (VmRSS after the run; VmHWM the peak)")
@@ -361,6 +497,7 @@ def report(results: Results, setting: str) -> None:
         "completion": results.routes["completion"].server(95),
         "first": first_total / KB,
         "warm": warm_total / KB,
+        "offline": results.offline.code_bytes / KB,
     }
     print()
     print("Goals")
@@ -368,6 +505,42 @@ def report(results: Results, setting: str) -> None:
         met = figures[key] < limit
         goal = f"{label} < {limit:g} {unit}"
         print(f"  {goal:34}{figures[key]:8.1f} {unit:3} {'PASS' if met else 'MISS'}")
+
+
+def report_offline(offline: OfflineCode, first: Sequence[Fetched]) -> None:
+    """The offline code the first load adds (goal of issue 9) and the shell the service worker caches, each
+    file marked by whether the first load above counts it already."""
+    in_first = {record.url for record in first}
+    print()
+    print("Offline code on the first load (issue 9): the service worker and the page's offline modules with")
+    print("what they import (bodies as sent, fetched afresh; Accept-Encoding: gzip; KB = 1000 B)")
+    for record in offline.code:
+        encoding = record.headers.get("Content-Encoding", "-")
+        counted = "in the first load above" if record.url in in_first else "NOT in the first load above"
+        note = offline.via.get(record.url, "")
+        print(f"  {_label(record.url):44}{record.body_bytes:8d} B {encoding:>5}   {counted}, {note}")
+    code, code_in_first = offline.code_bytes, _bytes(offline.code, in_first)
+    _kb("offline code on first load", code)
+    _kb("  of it counted in the first load above", code_in_first)
+    _kb("  of it on top of the first load above", code - code_in_first)
+
+    shell, shell_in_first = offline.shell_bytes, _bytes(offline.shell, in_first)
+    count = len(offline.shell)
+    print(f"Offline shell: the {count} URLs of the service worker's shell, fetched once when it installs")
+    _kb("offline shell cached in the background", shell, "(no goal)")
+    _kb("  of it files the first load above fetched", shell_in_first, "(a fresh HTTP cache may serve them)")
+    _kb("  of it files the first load did not", shell - shell_in_first)
+    if offline.elsewhere:
+        print(f"  shell URLs on another origin, not counted: {', '.join(offline.elsewhere)}")
+
+
+def _bytes(records: Iterable[Fetched], urls: Container[str]) -> int:
+    """The bodies' bytes of those of ``records`` whose URL is one of ``urls``."""
+    return sum(record.body_bytes for record in records if record.url in urls)
+
+
+def _kb(label: str, size: int, note: str = "") -> None:
+    print(f"  {label:44}{size / KB:8.1f} KB{'   ' + note if note else ''}")
 
 
 def _label(url: str, width: int = 44) -> str:

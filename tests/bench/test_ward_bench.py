@@ -3,7 +3,9 @@ makes a browser fetch, what a warm browser fetches again, and worker memory from
 
 from __future__ import annotations
 
+import json
 import os
+import re
 
 import pytest
 
@@ -163,6 +165,72 @@ def test_a_warm_browser_uses_its_cache_revalidates_or_asks_again(
     headers: dict[str, str], action: str
 ) -> None:
     assert _wire.warm_action(headers) == action
+
+
+def test_module_scripts_are_the_pages_script_type_module_sources() -> None:
+    page = CHECKLIST_PAGE.replace(
+        "</body>",
+        '<script type="MODULE" src="/static/js/offline/page.js"></script>'
+        '<script type="module">import "./inline.js";</script>'
+        '<script type="module" src="/static/js/offline/page.js"></script></body>',
+    )
+    assert ward.module_scripts(page) == [
+        "/static/js/nhsuk-init.js",
+        "/static/js/js-enabled.js",
+        "/static/js/offline/page.js",
+    ]
+
+
+def test_registered_workers_are_the_literal_urls_a_script_registers() -> None:
+    source = """
+const registration = await navigator.serviceWorker.register("/ward/sw.js", { scope: "/ward/" });
+navigator.serviceWorker
+  .register('/other/sw.js');
+await navigator.serviceWorker.register(`/ward/sw.js`);
+const mine = await navigator.serviceWorker?.getRegistration("/ward/");
+"""
+    assert ward.registered_workers(source) == ["/ward/sw.js", "/other/sw.js"]
+
+
+def test_service_worker_settings_are_the_json_the_server_prepends() -> None:
+    settings = {"version": "abc", "shell": ["/static/a.js", "/assets/idb/index.js"], "note": "x; y"}
+    source = f"const CARELOOP = {json.dumps(settings)};\n// the worker\nconst SHELL = 1;\n"
+    assert ward.service_worker_settings(source) == settings
+    with pytest.raises(ValueError, match="no const CARELOOP"):
+        ward.service_worker_settings("self.addEventListener('install', () => {});\n")
+    with pytest.raises(ValueError, match="not an object"):
+        ward.service_worker_settings("const CARELOOP = [1];\n")
+
+
+def _record(path: str, size: int) -> _wire.Fetched:
+    return _wire.Fetched(f"http://127.0.0.1:5000{path}", 200, size, 100, {"Content-Encoding": "gzip"})
+
+
+def test_the_offline_report_says_what_the_first_load_counts_already(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    worker = _record("/ward/sw.js", 2000)
+    page = _record("/static/js/offline/page.js", 3000)
+    idb = _record("/assets/idb/index.js", 4000)
+    css = _record("/static/css/careloop.css", 800)
+    offline_page = _record("/static/offline.html", 500)
+    offline = ward.OfflineCode(
+        [worker, page, idb], [css, page, idb, offline_page], via={worker.url: "registered by page.js"}
+    )
+    assert (offline.code_bytes, offline.shell_bytes) == (9000, 8300)
+    ward.report_offline(offline, [_record("/ward/checklists/x", 4000), page, idb, css])
+    rows = {line[:46].strip(): line[46:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["/ward/sw.js"].endswith("NOT in the first load above, registered by page.js")
+    assert "   in the first load above" in rows["/static/js/offline/page.js"]
+    figures = {label: figure[1] for label, row in rows.items() if (figure := re.match(r" *([\d.]+) KB", row))}
+    assert figures == {
+        "offline code on first load": "9.0",
+        "of it counted in the first load above": "7.0",
+        "of it on top of the first load above": "2.0",
+        "offline shell cached in the background": "8.3",
+        "of it files the first load above fetched": "7.8",
+        "of it files the first load did not": "0.5",
+    }
 
 
 def test_stat_gives_the_parent_even_with_spaces_and_parentheses_in_the_name() -> None:
