@@ -32,7 +32,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    flash,
     jsonify,
     render_template,
     request,
@@ -51,7 +50,7 @@ from service.models import Checklist, ChecklistStatus, User
 from service.ward.answers_form import form_values
 from service.ward.checklist_view import build_fields
 from service.ward.merge import encode_base
-from service.ward.pages import entry_of, now
+from service.ward.pages import entry_of, flash_done, now
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 SERVICE_WORKER: Final = STATIC / "js" / "offline" / "sw.js"
@@ -188,12 +187,7 @@ def done_reply(checklist: Checklist, action: str) -> Response:
     values, which the tablet bases what it queued next on. The page the user waits on flashes as a post."""
     care_bundle = entry_of(checklist).care_bundle
     if request.headers.get("X-Careloop-Interactive") == "1":
-        if action == "complete":
-            flash("Checklist completed. It will be sent to the patient's record.", "success")
-        elif action == "amend":
-            flash("Checklist amended.", "success")
-        elif action == "save":
-            flash("Draft saved on the server.", "success")
+        flash_done(action)
     return jsonify(
         {
             "outcome": _DONE.get(action, "started"),

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, current_app, flash, g
 from sqlalchemy import select
 
 from service.auth import signed_in_user, unit_ids_of
@@ -19,6 +19,19 @@ from service.checklists.store import answers_of
 from service.errors import NotFound
 from service.extensions import db, writes_follow
 from service.models import AuditAction, AuditEvent, Checklist, ChecklistStatus, ElementOutcome, Unit
+
+#: The banner after a change the user waited for, by ward action.
+DONE_MESSAGES = {
+    "complete": "Checklist completed. It will be sent to the patient's record.",
+    "amend": "Checklist amended.",
+    "save": "Draft saved on the server.",
+}
+
+
+def flash_done(action: str) -> None:
+    """Say on the next page that the change went through (nothing for starting or a group added)."""
+    if action in DONE_MESSAGES:
+        flash(DONE_MESSAGES[action], "success")
 
 
 def now() -> dt.datetime:

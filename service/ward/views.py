@@ -41,7 +41,16 @@ from service.ward.answers_form import MAX_INSTANCES, form_values, instance_count
 from service.ward.checklist_view import build_fields, humanise_reason, show_answer
 from service.ward.merge import encode_base, merge
 from service.ward.offline import conflict_reply, done_reply, invalid_reply, wants_json
-from service.ward.pages import actor, audit_read, entry_of, judged, now, worklist, write_audited_reads
+from service.ward.pages import (
+    actor,
+    audit_read,
+    entry_of,
+    flash_done,
+    judged,
+    now,
+    worklist,
+    write_audited_reads,
+)
 from service.ward.start import start_page, start_submit
 
 bp = Blueprint("ward", __name__, url_prefix="/ward")
@@ -172,12 +181,7 @@ def submit(raw_id: str) -> ResponseReturnValue:
         # The new instance holds no answer yet, so the store keeps no trace of it: a redirect would lose
         # it. Show the form as posted (saved, at the new version), with the instance added.
         return _form_page(checklist, values, {}, parsed.answers)
-    if action == "complete":
-        flash("Checklist completed. It will be sent to the patient's record.", "success")
-    elif action == "amend":
-        flash("Checklist amended.", "success")
-    elif action == "save":
-        flash("Draft saved on the server.", "success")
+    flash_done(action)
     return redirect(url_for("ward.checklist", raw_id=str(checklist.id)), 303)
 
 

@@ -36,25 +36,6 @@ CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 USER_META = re.compile(r'<meta name="careloop-user" content="([^"]*)">')
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(app.config, "WARD_NOW", NOW)
-
-
-@pytest.fixture
-def unit(session: Session) -> Unit:
-    return make_unit_offering(session, "oasi-care-bundle", "freed-triage")
-
-
-@pytest.fixture
-def midwife(
-    session: Session, unit: Unit, make_user: Callable[..., User], sign_in: Callable[..., Any]
-) -> User:
-    user = make_user("midwife", role=Role.CLINICIAN, units=[unit])
-    assert sign_in("midwife").status_code == 303
-    return user
-
-
 def start_form(unit: Unit, care_bundle_id: str = "oasi-care-bundle", **changes: str) -> dict[str, str]:
     """The fields of the start page (as ``start_oasi`` of test_pages posts them)."""
     return {

@@ -22,25 +22,6 @@ NOW = dt.datetime(2026, 3, 29, 10, 0, tzinfo=dt.UTC)
 NHS = "9434765919"
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(app.config, "WARD_NOW", NOW)
-
-
-@pytest.fixture
-def unit(session: Session) -> Unit:
-    return make_unit_offering(session, "oasi-care-bundle", "freed-triage")
-
-
-@pytest.fixture
-def midwife(
-    session: Session, unit: Unit, make_user: Callable[..., User], sign_in: Callable[..., Any]
-) -> User:
-    user = make_user("midwife", role=Role.CLINICIAN, units=[unit])
-    assert sign_in("midwife").status_code == 303
-    return user
-
-
 def start_oasi(client: FlaskClient, unit: Unit, **changes: str) -> str:
     """Start an OASI checklist through both steps; return its page URL."""
     form = {
