@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from fhir_adapters.operation_outcome import Issue
+from fhir_adapters.operation_outcome import Issue, echo
 from fhir_adapters.sdc.primitives import (
     CODE_RE,
     ID_RE,
@@ -41,7 +41,7 @@ def _text_format(check: Callable[[str], bool], what: str) -> Callable[[Any], Pro
     def checker(value: Any) -> Problem:
         if not isinstance(value, str):
             return ("structure", "must be a JSON string")
-        return None if check(value) else ("value", f"'{value}' is not a valid {what}")
+        return None if check(value) else ("value", f"{echo(value)} is not a valid {what}")
 
     return checker
 
@@ -279,7 +279,7 @@ class _Walker:
             if problem is not None:
                 self.fail(problem[0], f"{type_name} {problem[1]}", path)
             elif codes is not None and value not in codes:
-                self.fail("code-invalid", f"'{value}' is not one of {', '.join(sorted(codes))}", path)
+                self.fail("code-invalid", f"{echo(value)} is not one of {', '.join(sorted(codes))}", path)
         elif type_name == "Resource":
             if not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):
                 self.fail("structure", "A contained resource must be an object with a resourceType", path)

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     #: The built NHS.UK frontend (``npm ci`` puts it here); served under ``/assets/nhsuk/``.
     "NHSUK_FRONTEND_DIR": str(PROJECT_ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"),
+    #: The largest body ``/fhir`` reads (bytes); a larger one is refused with 413 before it is parsed.
+    "FHIR_MAX_BODY_BYTES": 2_000_000,
     #: The ``idb`` package (npm), which the tablet writes its drafts and replay queue with; served under
     #: ``/assets/idb/``.
     "IDB_DIR": str(PROJECT_ROOT / "node_modules" / "idb" / "build"),

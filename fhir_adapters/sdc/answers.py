@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from fhir_adapters.operation_outcome import Issue
+from fhir_adapters.operation_outcome import Issue, echo
 from fhir_adapters.sdc.compiled import Comparable, CompiledItem, Quantity, comparable, option_key
 from fhir_adapters.sdc.issues import terminology_check
 from fhir_adapters.sdc.primitives import (
@@ -50,13 +50,13 @@ def _well_formed(key: str, value: Any) -> tuple[str, str] | None:
     if not isinstance(value, str):
         return ("structure", f"{key} must be a string")
     if key == "valueDate":
-        return None if is_date(value) else ("value", f"'{value}' is not a FHIR date")
+        return None if is_date(value) else ("value", f"{echo(value)} is not a FHIR date")
     if key == "valueDateTime":
-        return None if is_date_time(value) else ("value", f"'{value}' is not a FHIR dateTime")
+        return None if is_date_time(value) else ("value", f"{echo(value)} is not a FHIR dateTime")
     if key == "valueTime":
-        return None if is_time(value) else ("value", f"'{value}' is not a FHIR time")
+        return None if is_time(value) else ("value", f"{echo(value)} is not a FHIR time")
     if key == "valueUri":
-        return None if is_uri(value) else ("value", f"'{value}' is not a valid URI")
+        return None if is_uri(value) else ("value", f"{echo(value)} is not a valid URI")
     return ("structure", f"{key} is not an answer type")
 
 
@@ -118,7 +118,7 @@ def _constraints(item: CompiledItem, key: str, value: Any, path: str, issues: li
             else repr(value)
         )
         if item.regex.fullmatch(text) is None:
-            fail(f"'{text}' does not match the pattern {item.regex.pattern}")
+            fail(f"the answer does not match the pattern {item.regex.pattern}")  # free text: never echoed
     if item.max_places is not None:
         number = value.get("value") if key == "valueQuantity" else value
         if is_number(number) and decimal_places(number) > item.max_places:

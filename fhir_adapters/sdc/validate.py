@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir_adapters.operation_outcome import Issue, operation_outcome
+from fhir_adapters.operation_outcome import Issue, echo, operation_outcome
 from fhir_adapters.sdc.answers import check_answer
 from fhir_adapters.sdc.compiled import CompiledItem, CompiledQuestionnaire, compile_questionnaire, option_key
 from fhir_adapters.sdc.enablement import Enablement, ResponseNode
@@ -167,7 +167,9 @@ class _Run:
                 self._misplaced(link_id, item_path, parent)
                 continue
             if position < last:
-                self.error("structure", f"Item '{link_id}' is out of the Questionnaire's order", item_path)
+                self.error(
+                    "structure", f"Item {echo(link_id)} is out of the Questionnaire's order", item_path
+                )
             last = max(last, position)
             node = self._item(data, children[position], owner, item_path)
             found.setdefault(link_id, []).append(node)
@@ -175,7 +177,7 @@ class _Run:
     def _misplaced(self, link_id: str, path: str, parent: CompiledItem | None) -> None:
         item = self.q.by_link_id.get(link_id)
         if item is None:
-            self.error("structure", f"linkId '{link_id}' is not in the Questionnaire", path)
+            self.error("structure", f"linkId {echo(link_id)} is not in the Questionnaire", path)
             return
         home = self.q.parent_of.get(link_id)
         if home is None:
@@ -185,7 +187,7 @@ class _Run:
         else:
             where = f"under an answer of '{home.link_id}'"
         here = "at the top level" if parent is None else f"under '{parent.link_id}'"
-        self.error("structure", f"Item '{link_id}' belongs {where}, not {here}", path)
+        self.error("structure", f"Item {echo(link_id)} belongs {where}, not {here}", path)
 
     def _item(
         self, data: Mapping[str, Any], item: CompiledItem, owner: ResponseNode | None, path: str
@@ -214,7 +216,7 @@ class _Run:
                 elif link_id in item.child_order:
                     self.error(
                         "structure",
-                        f"Item '{link_id}' must be nested under an answer of '{item.link_id}'",
+                        f"Item {echo(link_id)} must be nested under an answer of '{item.link_id}'",
                         child_path,
                     )
                 else:
