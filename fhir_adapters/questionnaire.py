@@ -8,6 +8,11 @@ renders a correct form.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from fhir_adapters import fhirpath
@@ -196,3 +201,20 @@ def _enable_when(care_bundle: CareBundle, condition: Condition) -> dict[str, Any
     else:
         result.update(typed_answer(care_bundle, "answer", condition.element, condition.answer))
     return result
+
+
+def served_questionnaire(
+    questionnaire: Mapping[str, Any], source: str | Path | None
+) -> tuple[Mapping[str, Any], str]:
+    """``questionnaire`` with ``meta.versionId`` (a hash of its content) and ``meta.lastUpdated`` (its care
+    bundle file's modification time), and its weak ETag; computed once, when the catalogue is built."""
+    content = {key: value for key, value in questionnaire.items() if key != "meta"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(source) if source else None
+    updated = (
+        dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(microsecond=0)
+        if path is not None and path.exists()
+        else dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    meta = {**(questionnaire.get("meta") or {}), "versionId": digest, "lastUpdated": updated.isoformat()}
+    return {**questionnaire, "meta": meta}, f'W/"{digest}"'

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from fhir_adapters.questionnaire import canonical_url, questionnaire_id
+from fhir_adapters.questionnaire import canonical_url, questionnaire_id, served_questionnaire
 from fhir_adapters.sdc import CompiledQuestionnaire
 from schemas.care_bundle import CareBundle, InvalidCareBundle, Problem, load_care_bundle
 from service.checklists.compiled import CompiledCareBundle, compile_care_bundle
@@ -82,12 +82,18 @@ class CatalogueEntry:
     compiled_care_bundle: CompiledCareBundle
     resource_id: str
     url: str
+    #: The Questionnaire as ``/fhir`` serves it, with ``meta`` (service.fhir_api.serving), and its ETag.
+    served: Mapping[str, Any]
+    etag: str
 
     @classmethod
     def of(cls, care_bundle: CareBundle) -> CatalogueEntry:
         # compile_care_bundle caches by identity: evaluate() on this very care bundle reuses this form.
         compiled = compile_care_bundle(care_bundle)
-        return cls(care_bundle, compiled, questionnaire_id(care_bundle), canonical_url(care_bundle))
+        served, etag = served_questionnaire(compiled.questionnaire, getattr(care_bundle, "path", None))
+        return cls(
+            care_bundle, compiled, questionnaire_id(care_bundle), canonical_url(care_bundle), served, etag
+        )
 
     @property
     def version(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from email.utils import format_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from service.care_bundles import current_catalogue
 from service.errors import InvalidInput, NotAcceptable, NotFound
 from service.fhir_api.request_body import named_questionnaire, questionnaire_response_from, read_fhir_json
 from service.fhir_api.responses import fhir_response
+from service.fhir_api.serving import CAPABILITY_DATE, RESULT_PARAMS, result_params
 
 bp = Blueprint("fhir_api", __name__, url_prefix="/fhir")
 
@@ -31,7 +33,6 @@ QUESTIONNAIRE_SEARCH_PARAMS = (
 _KNOWN_PARAMS = frozenset(param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS)
 _ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
 _STATUSES = {"draft", "active", "retired", "unknown"}
-_STARTED = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _software_version() -> str:
@@ -61,7 +62,7 @@ def metadata() -> Response:
     return fhir_response(
         capability_statement(
             software_version=_software_version(),
-            date=_STARTED,
+            date=CAPABILITY_DATE,
             base_url=_base_url(),
             resources=[
                 resource_capability(
@@ -83,20 +84,52 @@ def read_questionnaire(resource_id: str) -> Response:
     entry = current_catalogue().by_resource_id.get(resource_id)
     if entry is None:
         raise NotFound(f"Questionnaire/{resource_id} is not known here", expression="Questionnaire.id")
-    return fhir_response(entry.questionnaire, headers={"ETag": f'W/"{entry.version}"'})
+    headers = {"ETag": entry.etag, "Last-Modified": _http_date(entry.served["meta"]["lastUpdated"])}
+    if request.if_none_match.contains_weak(entry.etag.removeprefix("W/").strip('"')):
+        return Response(status=304, headers=headers)
+    return fhir_response(entry.served, headers=headers)
 
 
 @bp.get("/Questionnaire")
 def search_questionnaire() -> Response:
     lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
+    params, shaping = result_params(request.args.to_dict(flat=False))
     predicates, used = _parse_search(request.args, lenient=lenient)
     matches = [
-        entry.questionnaire
+        entry.served
         for entry in current_catalogue()
         if all(predicate(entry.questionnaire) for predicate in predicates)
     ]
-    self_url = f"{_base_url()}/Questionnaire" + (f"?{urlencode(used)}" if used else "")
-    return fhir_response(searchset(matches, self_url=self_url, base_url=_base_url()))
+    offset = _offset(request.args.get("_offset"))
+    base_query = used + shaping
+    self_url = f"{_base_url()}/Questionnaire" + (f"?{urlencode(base_query)}" if base_query else "")
+    page = matches if params.summary != "count" else []
+    if params.count is not None:
+        page = page[offset : offset + params.count]
+    bundle = searchset([params.shape(resource) for resource in page], self_url=self_url, base_url=_base_url())
+    bundle["total"] = len(matches)
+    if params.total == "none":
+        bundle.pop("total")
+    if params.count is not None and params.summary != "count" and offset + params.count < len(matches):
+        following = [*base_query, ("_offset", str(offset + params.count))]
+        bundle["link"].append(
+            {"relation": "next", "url": f"{_base_url()}/Questionnaire?{urlencode(following)}"}
+        )
+    return fhir_response(bundle)
+
+
+def _offset(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput(
+            "bad _offset", issues=[Issue("error", "invalid", f"_offset={raw[:40]}: a whole number")]
+        )
+    return int(raw)
+
+
+def _http_date(instant: str) -> str:
+    return format_datetime(dt.datetime.fromisoformat(instant), usegmt=True)
 
 
 @bp.post("/QuestionnaireResponse/$validate")
@@ -126,7 +159,7 @@ def _parse_search(
     issues: list[Issue] = []
     for key in args:
         name, _, modifier = key.partition(":")
-        if name == "_format":
+        if name in ("_format", "_offset") or name in RESULT_PARAMS:
             continue
         if lenient and name not in _KNOWN_PARAMS:
             continue
@@ -134,7 +167,8 @@ def _parse_search(
             values = [value for value in raw.split(",") if value]
             problem = _check_param(name, modifier, values)
             if problem:
-                issues.append(Issue("error", "invalid", problem, f"{key}={raw}"))
+                # The parameter as sent goes in diagnostics: expression holds FHIRPath only.
+                issues.append(Issue("error", "invalid", f"{key}={raw[:60]}: {problem}"))
                 continue
             predicates.append(_predicate(name, modifier, values))
             used.append((key, raw))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
 from service.care_bundles import CareBundleRegistry
 from service.config import PROJECT_ROOT
+from service.fhir_api.serving import CAPABILITY_DATE
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 #: Every shipped care bundle version, as Questionnaire resource ids.
@@ -114,15 +116,71 @@ def test_bad_search_parameter_is_400_with_operation_outcome(
 ) -> None:
     body = get_json(client, f"/fhir/Questionnaire?{query}", status=400)
     assert_outcome(body, "invalid", text)
-    assert body["issue"][0]["expression"] == [query]
+    # The parameter as sent is in diagnostics: expression holds FHIRPath only.
+    assert body["issue"][0]["diagnostics"].startswith(f"{query}: ")
+    assert "expression" not in body["issue"][0]
 
 
 def test_read_returns_the_questionnaire(client: FlaskClient) -> None:
     response = client.get("/fhir/Questionnaire/hip-fracture-pathway-1.0.0")
     assert response.status_code == 200
-    assert response.headers["ETag"] == 'W/"1.0.0"'
-    resource = Questionnaire.model_validate(response.get_json(force=True))
+    body = response.get_json(force=True)
+    resource = Questionnaire.model_validate(body)
     assert resource.url == f"{CARELOOP_CANONICAL_BASE}/Questionnaire/hip-fracture-pathway"
+    # The ETag and versionId are a hash of the content served: the same from every worker, new with it.
+    content = {key: value for key, value in body.items() if key != "meta"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    assert body["meta"]["versionId"] == digest
+    assert response.headers["ETag"] == f'W/"{digest}"'
+    assert response.headers["Last-Modified"].endswith(" GMT")
+    again = client.get(
+        "/fhir/Questionnaire/hip-fracture-pathway-1.0.0", headers={"If-None-Match": response.headers["ETag"]}
+    )
+    assert (again.status_code, again.data) == (304, b"")
+    other = client.get("/fhir/Questionnaire/hip-fracture-pathway-2.0.0")
+    assert other.headers["ETag"] != response.headers["ETag"]
+
+
+def test_the_capability_statement_date_is_the_same_from_every_worker(client: FlaskClient) -> None:
+    from service import create_app
+
+    other = create_app({"ENV": "testing", "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    dates = {get_json(c, "/fhir/metadata")["date"] for c in (client, other.test_client())}
+    assert dates == {CAPABILITY_DATE}
+
+
+def test_count_pages_with_a_next_link(client: FlaskClient) -> None:
+    everything = get_json(client, "/fhir/Questionnaire")
+    first = get_json(client, "/fhir/Questionnaire?_count=2")
+    assert first["total"] == everything["total"] > 2
+    assert [entry["fullUrl"] for entry in first["entry"]] == [e["fullUrl"] for e in everything["entry"][:2]]
+    (following,) = [link["url"] for link in first["link"] if link["relation"] == "next"]
+    second = get_json(client, following.removeprefix("http://localhost"))
+    assert [entry["fullUrl"] for entry in second["entry"]] == [e["fullUrl"] for e in everything["entry"][2:4]]
+
+
+def test_summary_elements_and_total(client: FlaskClient) -> None:
+    counted = get_json(client, "/fhir/Questionnaire?name=oasi&_summary=count")
+    assert counted["total"] == len(OASI)
+    assert counted.get("entry", []) == []
+    summary = get_json(client, "/fhir/Questionnaire?name=oasi&_summary=true")
+    for entry in summary["entry"]:
+        assert "item" not in entry["resource"]
+        assert {"url", "version", "status"} <= set(entry["resource"])
+        assert entry["resource"]["meta"]["tag"][-1]["code"] == "SUBSETTED"
+    chosen = get_json(client, "/fhir/Questionnaire?name=oasi&_elements=url,version")
+    assert {frozenset(entry["resource"]) for entry in chosen["entry"]} == {
+        frozenset({"resourceType", "id", "meta", "url", "version"})
+    }
+    assert "total" not in get_json(client, "/fhir/Questionnaire?_total=none")
+
+
+@pytest.mark.parametrize("query", ["_count=-1", "_summary=maybe", "_elements=a b", "_total=all", "_offset=x"])
+def test_bad_result_parameters_are_400(client: FlaskClient, query: str) -> None:
+    body = get_json(client, f"/fhir/Questionnaire?{query}", status=400)
+    OperationOutcome.model_validate(body)
+    assert body["issue"][0]["diagnostics"].startswith(query.split("=")[0])
+    assert "expression" not in body["issue"][0]
 
 
 def test_unknown_id_is_404_with_operation_outcome(client: FlaskClient) -> None:
@@ -167,7 +225,8 @@ def test_lenient_handling_ignores_unknown_parameters(client: FlaskClient) -> Non
         client, "/fhir/Questionnaire?name=oasi&_count=10&colour=red", headers={"Prefer": "handling=lenient"}
     )
     assert sorted(entry["resource"]["id"] for entry in body["entry"]) == OASI
-    assert body["link"] == [{"relation": "self", "url": "http://localhost/fhir/Questionnaire?name=oasi"}]
+    self_url = "http://localhost/fhir/Questionnaire?name=oasi&_count=10"  # _count is applied now
+    assert body["link"] == [{"relation": "self", "url": self_url}]
 
 
 def test_lenient_handling_still_rejects_bad_values_of_known_parameters(client: FlaskClient) -> None:
