@@ -166,9 +166,11 @@ def _summary_lines(summary: ReevaluationSummary) -> list[str]:
 def register_cli(app: Flask) -> None:
     """Attach the app's command groups (``bundles`` arrives as a plugin command)."""
     from service.auth.cli import users_cli
+    from service.auth.token_cli import tokens_cli
     from service.delivery.cli import register_delivery_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(checklists_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
     register_delivery_cli(app)

@@ -52,6 +52,7 @@ MODEL_TABLES = {
     "composite_outcome",
     "check_result",
     "delivery",
+    "api_token",
     "audit_event",
 }
 
@@ -161,6 +162,8 @@ def test_upgrade_can_be_written_out_as_postgresql_sql(capsys: pytest.CaptureFixt
     assert "CREATE TABLE checklist_change" in sql
     assert "CONSTRAINT uq_checklist_change_checklist_based_on UNIQUE (checklist_id, based_on)" in sql
     assert "UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002'" in sql
+    assert "CREATE TABLE api_token" in sql
+    assert "CONSTRAINT uq_api_token_token_sha256 UNIQUE (token_sha256)" in sql
 
 
 # -- 0002: answers in repeating group instances -----------------------------------------------------------

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from fhir_adapters.capability import capability_statement, resource_capability, searchset
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.sdc_validation import to_operation_outcome, validate_questionnaire_response
+from service.auth import tokens
 from service.care_bundles import current_catalogue
 from service.errors import InvalidInput, NotAcceptable, NotFound
 from service.fhir_api.request_body import named_questionnaire, questionnaire_response_from, read_fhir_json
@@ -81,6 +82,7 @@ def metadata() -> Response:
 
 @bp.get("/Questionnaire/<string:resource_id>")
 def read_questionnaire(resource_id: str) -> Response:
+    tokens.require("Questionnaire", "read", optional=True)  # public, but a token given must be good
     entry = current_catalogue().by_resource_id.get(resource_id)
     if entry is None:
         raise NotFound(f"Questionnaire/{resource_id} is not known here", expression="Questionnaire.id")
@@ -92,6 +94,7 @@ def read_questionnaire(resource_id: str) -> Response:
 
 @bp.get("/Questionnaire")
 def search_questionnaire() -> Response:
+    tokens.require("Questionnaire", "search", optional=True)
     lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
     params, shaping = result_params(request.args.to_dict(flat=False))
     predicates, used = _parse_search(request.args, lenient=lenient)

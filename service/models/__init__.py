@@ -3,8 +3,9 @@
 Tables: ``site``, ``unit``, ``unit_care_bundle``, ``user_account``, ``user_unit``, ``checklist``, ``answer``,
 the judgement of a checklist (``element_outcome``, ``rule_outcome``, ``composite_outcome``, ``check_result``),
 the history of each checklist (``checklist_change``, with the snapshot of every final version), ``delivery``
-(the outbox) and ``audit_event``. Every timestamp is timezone-aware UTC
-(:class:`~service.models.base.TZDateTime`); schema changes go through Alembic (``migrations/``).
+(the outbox), ``api_token`` (system clients of ``/fhir``) and ``audit_event``. Every timestamp is
+timezone-aware UTC (:class:`~service.models.base.TZDateTime`); schema changes go through Alembic
+(``migrations/``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from service.models.checklists import (
 )
 from service.models.delivery import Delivery, DeliveryStatus
 from service.models.organisation import EhrAuth, Role, Site, Unit, UnitCareBundle, User, user_unit
+from service.models.tokens import ApiToken
 
 __all__ = [
     "FINAL_STATUSES",
     "NHS_NUMBER_SYSTEM",
     "REASONED_OPERATIONS",
     "Answer",
+    "ApiToken",
     "AuditAction",
     "AuditEvent",
     "AuditOutcome",

@@ -1,0 +1,200 @@
+"""System access to ``/fhir``: bearer tokens with SMART-style scopes, bound to a site (and one unit for
+writes), stored hashed, made, listed and revoked with ``flask tokens``; every use audited.
+
+Scopes: SMART v2 ``system/<Resource>.<cruds>`` (``system/QuestionnaireResponse.rs``, ``.cu``), and v1
+``system/<Resource>.read`` (= ``rs``), ``.write`` (= ``cud``) and ``.*`` (= ``cruds``). ``<Resource>`` is
+``Questionnaire`` or ``QuestionnaireResponse``; anything else is refused when the token is made.
+
+Missing (where a token is required), unknown, expired or revoked: 401. Valid but without the scope: 403.
+Each answer carries an OperationOutcome (``service.fhir_api.errors``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from flask import g, request
+from sqlalchemy import select
+
+from service.errors import CareloopError, Forbidden, InvalidInput, NotFound
+from service.extensions import AnySession, db, writes_follow
+from service.models import ApiToken, AuditAction, AuditEvent, AuditOutcome, Site, Unit
+
+RESOURCES: Final = frozenset({"Questionnaire", "QuestionnaireResponse"})
+_V2 = re.compile(r"^system/(?P<resource>[A-Za-z]+)\.(?P<actions>c?r?u?d?s?)$")
+_V1 = {"read": "rs", "write": "cud", "*": "cruds"}
+#: What each action letter allows.
+ACTIONS: Final = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
+TOKEN_PREFIX: Final = "clt_"
+
+
+class Unauthorized(CareloopError):
+    status = 401
+    fhir_code = "login"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a token allows: resource type -> action letters."""
+
+    allowed: dict[str, frozenset[str]]
+
+    def allows(self, resource: str, action: str) -> bool:
+        return action in self.allowed.get(resource, frozenset())
+
+
+def parse_scopes(text: str) -> Grant:
+    """``system/QuestionnaireResponse.rs system/Questionnaire.read`` -> a :class:`Grant`; InvalidInput for
+    anything else (a patient/ or user/ scope, an unknown resource, ``.x``)."""
+    allowed: dict[str, set[str]] = {}
+    scopes = text.split()
+    if not scopes:
+        raise InvalidInput("give at least one scope, for example system/QuestionnaireResponse.rs")
+    for scope in scopes:
+        resource, _, actions = scope.removeprefix("system/").rpartition(".")
+        if not scope.startswith("system/") or resource not in RESOURCES:
+            raise InvalidInput(f"scope {scope[:80]!r}: system/<Questionnaire|QuestionnaireResponse>.<cruds>")
+        letters = _V1.get(actions)
+        if letters is None:
+            match = _V2.match(scope)
+            if match is None or not match["actions"]:
+                raise InvalidInput(
+                    f"scope {scope[:80]!r}: actions are c, r, u, d, s in that order, or read/write/*"
+                )
+            letters = match["actions"]
+        allowed.setdefault(resource, set()).update(letters)
+    return Grant({resource: frozenset(letters) for resource, letters in allowed.items()})
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: AnySession,
+    *,
+    name: str,
+    site: Site,
+    unit: Unit | None,
+    scopes: str,
+    expires_at: dt.datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token: its row and the token itself, which is not kept (only its SHA-256)."""
+    parse_scopes(scopes)
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("give the client a name of 1 to 200 characters")
+    if unit is not None and unit.site_id != site.id:
+        raise InvalidInput(f"unit {unit.code} is not a unit of site {site.code}")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        name=name.strip(),
+        token_sha256=digest(secret),
+        site_id=site.id,
+        unit_id=unit.id if unit is not None else None,
+        scopes=" ".join(scopes.split()),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def revoke_token(session: AnySession, token_id: int, now: dt.datetime) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+def all_tokens(session: AnySession) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+@dataclass(frozen=True)
+class Client:
+    """The system client of this request."""
+
+    token: ApiToken
+    grant: Grant
+
+    @property
+    def label(self) -> str:
+        return f"token:{self.token.id}"
+
+
+def presented_token() -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    return value.strip()
+
+
+def authenticate(session: AnySession, token: str, now: dt.datetime) -> Client:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        # One answer for unknown, revoked and expired: nothing to learn by trying.
+        raise Unauthorized("the bearer token is not valid (unknown, expired or revoked)")
+    return Client(row, parse_scopes(row.scopes))
+
+
+def require(resource: str, action: str, *, optional: bool = False) -> Client | None:
+    """The client of this request, allowed to ``action`` (``read``, ``search``, ``create``...) ``resource``.
+
+    ``optional``: a request with no token is let through (None) — public routes; one with a token is checked
+    all the same. Every use of a token is audited, allowed or not."""
+    token = presented_token()
+    if token is None:
+        if optional:
+            return None
+        raise Unauthorized("this needs a bearer token (Authorization: Bearer <token>)")
+    now = dt.datetime.now(dt.UTC)
+    route = request.url_rule.rule if request.url_rule else None
+    try:
+        client = authenticate(db.session, token, now)
+    except Unauthorized:
+        _audit(None, resource, action, AuditOutcome.FAILURE, route)
+        raise
+    letter = next(letter for letter, name in ACTIONS.items() if name == action)
+    allowed = client.grant.allows(resource, letter)
+    client.token.last_used_at = now
+    _audit(client, resource, action, AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED, route)
+    if not allowed:
+        raise Forbidden(f"the token's scopes do not allow {action} on {resource}")
+    g.fhir_client = client
+    return client
+
+
+_AUDITED_AS = {
+    "read": AuditAction.READ,
+    "search": AuditAction.SEARCH,
+    "create": AuditAction.CREATE,
+    "update": AuditAction.UPDATE,
+    "delete": AuditAction.DELETE,
+}
+
+
+def _audit(
+    client: Client | None, resource: str, action: str, outcome: AuditOutcome, route: str | None
+) -> None:
+    """One audit event per use of a token (never the token, never a query string)."""
+    writes_follow()
+    db.session.add(
+        AuditEvent(
+            actor_client=client.label if client is not None else "token:invalid",
+            action=_AUDITED_AS[action],
+            entity_type=resource,
+            outcome=outcome,
+            detail={"route": route},
+        )
+    )
+    db.session.commit()
