@@ -31,9 +31,18 @@ def resource_capability(
 
 
 def capability_statement(
-    *, software_version: str, date: str, base_url: str, resources: Sequence[Mapping[str, Any]]
+    *,
+    software_version: str,
+    date: str,
+    base_url: str,
+    resources: Sequence[Mapping[str, Any]],
+    security: str | None = None,
 ) -> dict[str, Any]:
-    """A CapabilityStatement for a JSON-only R4 server offering ``resources`` (see resource_capability)."""
+    """A CapabilityStatement for a JSON-only R4 server offering ``resources`` (see resource_capability);
+    ``security`` says how clients authenticate (``rest.security.description``)."""
+    rest: dict[str, Any] = {"mode": "server", "resource": list(resources)}
+    if security:
+        rest["security"] = {"cors": False, "description": security}
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -44,7 +53,7 @@ def capability_statement(
         "implementation": {"description": "Careloop FHIR R4 API", "url": base_url},
         "fhirVersion": FHIR_VERSION,
         "format": [FHIR_JSON, "json"],
-        "rest": [{"mode": "server", "resource": list(resources)}],
+        "rest": [rest],
     }
 
 

@@ -32,6 +32,14 @@ QUESTIONNAIRE_SEARCH_PARAMS = (
     ("status", "token", "draft | active | retired"),
 )
 _KNOWN_PARAMS = frozenset(param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS)
+#: How clients authenticate, as the CapabilityStatement says (checked against the routes by a test).
+SECURITY = (
+    "Bearer tokens made with `flask tokens`, bound to a site (and one unit for writes), with SMART v2 system "
+    "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
+    ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
+    "valid and allow them. QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
+    "expired or revoked token: 401; a scope that does not allow the interaction: 403."
+)
 _ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
 _STATUSES = {"draft", "active", "retired", "unknown"}
 
@@ -65,6 +73,7 @@ def metadata() -> Response:
             software_version=_software_version(),
             date=CAPABILITY_DATE,
             base_url=_base_url(),
+            security=SECURITY,
             resources=[
                 resource_capability(
                     "Questionnaire",
