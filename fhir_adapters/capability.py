@@ -15,9 +15,12 @@ def resource_capability(
     interactions: Sequence[str] = (),
     search_params: Sequence[tuple[str, str, str]] = (),
     operations: Sequence[tuple[str, str]] = (),
+    documentation: str | None = None,
 ) -> dict[str, Any]:
     """One ``rest.resource``: interactions, search parameters (name, type, doc), operations (name, url)."""
     entry: dict[str, Any] = {"type": resource_type}
+    if documentation:
+        entry["documentation"] = documentation
     if interactions:
         entry["interaction"] = [{"code": code} for code in interactions]
     if search_params:

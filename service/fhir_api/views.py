@@ -9,7 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from fhir_adapters.capability import capability_statement, resource_capability, searchset
@@ -77,6 +78,10 @@ def metadata() -> Response:
             resources=[
                 resource_capability(
                     "Questionnaire",
+                    documentation=(
+                        "Read by a version's id (oasi-care-bundle-2.0.0). The id of a canonical URL "
+                        "(.../Questionnaire/oasi-care-bundle) redirects (302) to its latest version."
+                    ),
                     interactions=("read", "search-type"),
                     search_params=QUESTIONNAIRE_SEARCH_PARAMS,
                 ),
@@ -90,9 +95,15 @@ def metadata() -> Response:
 
 
 @bp.get("/Questionnaire/<string:resource_id>")
-def read_questionnaire(resource_id: str) -> Response:
+def read_questionnaire(resource_id: str) -> ResponseReturnValue:
     tokens.require("Questionnaire", "read", optional=True)  # public, but a token given must be good
-    entry = current_catalogue().by_resource_id.get(resource_id)
+    catalogue = current_catalogue()
+    entry = catalogue.by_resource_id.get(resource_id)
+    if entry is None and resource_id in catalogue.latest:
+        # The canonical's id (``.../Questionnaire/oasi-care-bundle``) names no one version: it resolves to
+        # the latest, by a redirect to that version's resource (documented in the CapabilityStatement).
+        latest = catalogue.latest[resource_id]
+        return redirect(url_for("fhir_api.read_questionnaire", resource_id=latest.resource_id), 302)
     if entry is None:
         raise NotFound(f"Questionnaire/{resource_id} is not known here", expression="Questionnaire.id")
     headers = {"ETag": entry.etag, "Last-Modified": _http_date(entry.served["meta"]["lastUpdated"])}

@@ -234,3 +234,17 @@ def test_lenient_handling_still_rejects_bad_values_of_known_parameters(client: F
         client, "/fhir/Questionnaire?status=bogus", status=400, headers={"Prefer": "handling=lenient"}
     )
     assert_outcome(body, "invalid", "status must be one of")
+
+
+def test_the_canonical_id_redirects_to_the_latest_version(client: FlaskClient) -> None:
+    response = client.get("/fhir/Questionnaire/oasi-care-bundle")
+    assert response.status_code == 302
+    assert response.location == "/fhir/Questionnaire/oasi-care-bundle-2.0.0"
+    followed = client.get("/fhir/Questionnaire/oasi-care-bundle", follow_redirects=True).get_json(force=True)
+    assert (followed["url"], followed["version"]) == (
+        f"{CARELOOP_CANONICAL_BASE}/Questionnaire/oasi-care-bundle",
+        "2.0.0",
+    )
+    statement = get_json(client, "/fhir/metadata")
+    (questionnaire,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Questionnaire"]
+    assert "redirects (302) to its latest version" in questionnaire["documentation"]
