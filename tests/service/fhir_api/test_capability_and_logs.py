@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
+from sqlalchemy.orm import Session
 
 from service.auth.tokens import parse_scopes
 from service.config import PROJECT_ROOT
@@ -46,7 +47,8 @@ def test_the_capability_statement_lists_exactly_the_routes(app: Flask, client: F
     assert stated == set(EXPECTED.values())
 
 
-def test_the_security_it_states_is_the_one_enforced(client: FlaskClient) -> None:
+def test_the_security_it_states_is_the_one_enforced(client: FlaskClient, session: Session) -> None:
+    # (``session``: the refused token's audit event is rolled back with the test.)
     security = client.get("/fhir/metadata").get_json(force=True)["rest"][0]["security"]["description"]
     for scope in (
         "system/Questionnaire.rs",
