@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from fhir_adapters.capability import capability_statement, resource_capability, searchset
+from fhir_adapters.codesystem import code_system
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.sdc_validation import to_operation_outcome, validate_questionnaire_response
 from service.auth import tokens
@@ -38,7 +39,8 @@ SECURITY = (
     "Bearer tokens made with `flask tokens`, bound to a site (and one unit for writes), with SMART v2 system "
     "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
     ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
-    "valid and allow them. QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
+    "valid and allow them. CodeSystem read and search are public. QuestionnaireResponse/$validate needs no "
+    "token and stores nothing. Unknown, "
     "expired or revoked token: 401; a scope that does not allow the interaction: 403."
 )
 _ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
@@ -84,6 +86,12 @@ def metadata() -> Response:
                     ),
                     interactions=("read", "search-type"),
                     search_params=QUESTIONNAIRE_SEARCH_PARAMS,
+                ),
+                resource_capability(
+                    "CodeSystem",
+                    documentation="Each care bundle's own answer codes; public.",
+                    interactions=("read", "search-type"),
+                    search_params=(("url", "uri", "The canonical URL"),),
                 ),
                 resource_capability(
                     "QuestionnaireResponse",
@@ -153,6 +161,42 @@ def _offset(raw: str | None) -> int:
 
 def _http_date(instant: str) -> str:
     return format_datetime(dt.datetime.fromisoformat(instant), usegmt=True)
+
+
+@bp.get("/CodeSystem/<string:resource_id>")
+def read_code_system(resource_id: str) -> Response:
+    """A care bundle's own answer codes (``{base}/CodeSystem/<care bundle id>``): public terminology."""
+    resource = _code_system(resource_id)
+    if resource is None:
+        raise NotFound(f"CodeSystem/{resource_id} is not known here", expression="CodeSystem.id")
+    return fhir_response(resource)
+
+
+@bp.get("/CodeSystem")
+def search_code_system() -> Response:
+    """``url`` (the canonical) is the one search parameter; with none, every code system."""
+    unknown = sorted(set(request.args) - {"url", "_format"})
+    if unknown:
+        problem = Issue("error", "invalid", f"{unknown[0][:40]}: the CodeSystem search takes url only")
+        raise InvalidInput("bad search parameter", issues=[problem])
+    wanted = request.args.getlist("url")
+    found = [
+        resource
+        for care_bundle_id in current_catalogue().latest
+        if (resource := _code_system(care_bundle_id)) is not None
+        and (not wanted or resource["url"] in wanted)
+    ]
+    self_url = f"{_base_url()}/CodeSystem" + (f"?{urlencode([('url', u) for u in wanted])}" if wanted else "")
+    return fhir_response(searchset(found, self_url=self_url, base_url=_base_url()))
+
+
+def _code_system(care_bundle_id: str) -> dict[str, Any] | None:
+    catalogue = current_catalogue()
+    latest = catalogue.latest.get(care_bundle_id)
+    if latest is None:
+        return None
+    older = [e.care_bundle for e in catalogue if e.care_bundle.id == care_bundle_id and e is not latest]
+    return code_system([*older, latest.care_bundle])
 
 
 @bp.post("/QuestionnaireResponse/$validate")

@@ -21,6 +21,8 @@ EXPECTED = {
     ("GET", "/fhir/Questionnaire/<string:resource_id>"): ("Questionnaire", "interaction", "read"),
     ("GET", "/fhir/Questionnaire"): ("Questionnaire", "interaction", "search-type"),
     ("POST", "/fhir/QuestionnaireResponse/$validate"): ("QuestionnaireResponse", "operation", "validate"),
+    ("GET", "/fhir/CodeSystem/<string:resource_id>"): ("CodeSystem", "interaction", "read"),
+    ("GET", "/fhir/CodeSystem"): ("CodeSystem", "interaction", "search-type"),
 }
 
 

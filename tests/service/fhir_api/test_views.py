@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from flask.testing import FlaskClient
@@ -50,8 +51,9 @@ def test_metadata_is_an_r4_capability_statement(client: FlaskClient) -> None:
     CapabilityStatement.model_validate(body)
     assert body["fhirVersion"] == "4.0.1"
     assert body["kind"] == "instance"
-    questionnaire, response = body["rest"][0]["resource"]
+    questionnaire, code_system, response = body["rest"][0]["resource"]
     assert questionnaire["type"] == "Questionnaire"
+    assert (code_system["type"], code_system["searchParam"][0]["name"]) == ("CodeSystem", "url")
     assert {param["name"] for param in questionnaire["searchParam"]} >= {"url", "version", "name", "status"}
     assert [item["code"] for item in questionnaire["interaction"]] == ["read", "search-type"]
     assert response["type"] == "QuestionnaireResponse"
@@ -248,3 +250,36 @@ def test_the_canonical_id_redirects_to_the_latest_version(client: FlaskClient) -
     statement = get_json(client, "/fhir/metadata")
     (questionnaire,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Questionnaire"]
     assert "redirects (302) to its latest version" in questionnaire["documentation"]
+
+
+def _local_codings(node: Any, base: str) -> set[tuple[str, str, str]]:
+    """(system, code, display) of every answerOption coding of ``node`` in a Careloop code system."""
+    found: set[tuple[str, str, str]] = set()
+    if isinstance(node, dict):
+        coding = node.get("valueCoding")
+        if isinstance(coding, dict) and str(coding.get("system", "")).startswith(f"{base}/CodeSystem/"):
+            found.add((coding["system"], coding["code"], coding.get("display", "")))
+        for value in node.values():
+            found |= _local_codings(value, base)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _local_codings(value, base)
+    return found
+
+
+def test_every_local_code_of_every_questionnaire_resolves_to_its_code_system(client: FlaskClient) -> None:
+    questionnaires = [entry["resource"] for entry in get_json(client, "/fhir/Questionnaire")["entry"]]
+    used = set().union(*(_local_codings(q, CARELOOP_CANONICAL_BASE) for q in questionnaires))
+    assert used  # FREED, OASI... have options of their own
+    systems = get_json(client, "/fhir/CodeSystem")
+    by_url = {entry["resource"]["url"]: entry["resource"] for entry in systems["entry"]}
+    for system, code, _display in used:
+        resource = by_url[system]
+        CodeSystem.model_validate(resource)
+        assert code in {concept["code"] for concept in resource["concept"]}, (system, code)
+        care_bundle_id = system.rsplit("/", 1)[1]
+        assert get_json(client, f"/fhir/CodeSystem/{care_bundle_id}") == resource
+    (one,) = get_json(client, f"/fhir/CodeSystem?url={next(iter(by_url))}")["entry"]
+    assert one["resource"]["url"] == next(iter(by_url))
+    get_json(client, "/fhir/CodeSystem/no-such-thing", status=404)
+    get_json(client, "/fhir/CodeSystem?name=x", status=400)
