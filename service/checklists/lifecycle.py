@@ -100,8 +100,12 @@ def start(
     anchor_time: dt.datetime,
     now: dt.datetime,
     source: ChecklistSource = ChecklistSource.WARD,
+    external_identifier: tuple[str, str] | None = None,
 ) -> Checklist:
     """Start checklist ``checklist_id`` (the client's UUID) of a care bundle offered on ``unit``.
+
+    ``external_identifier``: the ``(system, value)`` a FHIR client gave its QuestionnaireResponse, kept
+    with the checklist from its first version (a retry finds the checklist by it).
 
     ``version`` None takes the version the unit offers (:meth:`Unit.offered_version`: its pinned version,
     else the latest published one); a version other than the unit's pinned one is refused.
@@ -195,6 +199,8 @@ def start(
         source=str(source),
         created_at=now,
         created_by_id=actor.user_id,
+        external_identifier_system=external_identifier[0] if external_identifier else None,
+        external_identifier_value=external_identifier[1] if external_identifier else None,
     )
     settled, evaluation = settle(
         care_bundle, {care_bundle.anchor.id: [anchor_value(care_bundle, anchor_time)]}, now

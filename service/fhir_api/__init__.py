@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.fhir_api import questionnaire_responses  # noqa: F401  (adds its routes to bp)
 from service.fhir_api.errors import register_error_handlers
 from service.fhir_api.views import bp
 

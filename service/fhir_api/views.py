@@ -39,8 +39,9 @@ SECURITY = (
     "Bearer tokens made with `flask tokens`, bound to a site (and one unit for writes), with SMART v2 system "
     "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
     ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
-    "valid and allow them. CodeSystem read and search are public. QuestionnaireResponse/$validate needs no "
-    "token and stores nothing. Unknown, "
+    "valid and allow them. CodeSystem read and search are public. QuestionnaireResponse create needs "
+    "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; read needs .r; "
+    "QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
     "expired or revoked token: 401; a scope that does not allow the interaction: 403."
 )
 _ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
@@ -54,7 +55,7 @@ def _software_version() -> str:
         return "unknown"
 
 
-def _base_url() -> str:
+def base_url() -> str:
     return request.url_root.rstrip("/") + "/fhir"
 
 
@@ -75,7 +76,7 @@ def metadata() -> Response:
         capability_statement(
             software_version=_software_version(),
             date=CAPABILITY_DATE,
-            base_url=_base_url(),
+            base_url=base_url(),
             security=SECURITY,
             resources=[
                 resource_capability(
@@ -95,6 +96,12 @@ def metadata() -> Response:
                 ),
                 resource_capability(
                     "QuestionnaireResponse",
+                    documentation=(
+                        "create: a checklist of the unit the client's token is bound to; idempotent on "
+                        "identifier and If-None-Exist; subject.identifier required; questionnaire as "
+                        "url|version. read: the current version."
+                    ),
+                    interactions=("create", "read"),
                     operations=(("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),),
                 ),
             ],
@@ -133,18 +140,18 @@ def search_questionnaire() -> Response:
     ]
     offset = _offset(request.args.get("_offset"))
     base_query = used + shaping
-    self_url = f"{_base_url()}/Questionnaire" + (f"?{urlencode(base_query)}" if base_query else "")
+    self_url = f"{base_url()}/Questionnaire" + (f"?{urlencode(base_query)}" if base_query else "")
     page = matches if params.summary != "count" else []
     if params.count is not None:
         page = page[offset : offset + params.count]
-    bundle = searchset([params.shape(resource) for resource in page], self_url=self_url, base_url=_base_url())
+    bundle = searchset([params.shape(resource) for resource in page], self_url=self_url, base_url=base_url())
     bundle["total"] = len(matches)
     if params.total == "none":
         bundle.pop("total")
     if params.count is not None and params.summary != "count" and offset + params.count < len(matches):
         following = [*base_query, ("_offset", str(offset + params.count))]
         bundle["link"].append(
-            {"relation": "next", "url": f"{_base_url()}/Questionnaire?{urlencode(following)}"}
+            {"relation": "next", "url": f"{base_url()}/Questionnaire?{urlencode(following)}"}
         )
     return fhir_response(bundle)
 
@@ -186,8 +193,8 @@ def search_code_system() -> Response:
         if (resource := _code_system(care_bundle_id)) is not None
         and (not wanted or resource["url"] in wanted)
     ]
-    self_url = f"{_base_url()}/CodeSystem" + (f"?{urlencode([('url', u) for u in wanted])}" if wanted else "")
-    return fhir_response(searchset(found, self_url=self_url, base_url=_base_url()))
+    self_url = f"{base_url()}/CodeSystem" + (f"?{urlencode([('url', u) for u in wanted])}" if wanted else "")
+    return fhir_response(searchset(found, self_url=self_url, base_url=base_url()))
 
 
 def _code_system(care_bundle_id: str) -> dict[str, Any] | None:

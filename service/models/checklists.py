@@ -79,6 +79,10 @@ class Checklist(Model):
         Index("ix_checklist_care_bundle_unit_completed", "care_bundle_id", "unit_id", "completed_at"),
         # A unit's open checklists (the ward's worklist).
         Index("ix_checklist_unit_status", "unit_id", "status"),
+        # One checklist per identifier a FHIR client gave (its retries find it).
+        UniqueConstraint(
+            "external_identifier_system", "external_identifier_value", name="uq_checklist_external_identifier"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -88,6 +92,10 @@ class Checklist(Model):
     #: NHS number or a local hospital number; its system says which.
     patient_identifier: Mapped[str] = mapped_column(String(64), index=True)
     patient_identifier_system: Mapped[str] = mapped_column(String(255))
+    #: The identifier a FHIR client gave its QuestionnaireResponse (``https://trust.example/Id/form``,
+    #: ``ABC-123``), kept as sent: a retried POST finds the checklist by it (``/fhir``, issue 10).
+    external_identifier_system: Mapped[str | None] = mapped_column(String(255))
+    external_identifier_value: Mapped[str | None] = mapped_column(String(255))
     #: FHIR reference to the EHR encounter (``Encounter/123``), when known.
     encounter_reference: Mapped[str | None] = mapped_column(String(255))
     #: The event the care bundle's timings run from (time of birth, arrival...); may be unknown at first.

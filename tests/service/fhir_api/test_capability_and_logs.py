@@ -23,6 +23,12 @@ EXPECTED = {
     ("POST", "/fhir/QuestionnaireResponse/$validate"): ("QuestionnaireResponse", "operation", "validate"),
     ("GET", "/fhir/CodeSystem/<string:resource_id>"): ("CodeSystem", "interaction", "read"),
     ("GET", "/fhir/CodeSystem"): ("CodeSystem", "interaction", "search-type"),
+    ("POST", "/fhir/QuestionnaireResponse"): ("QuestionnaireResponse", "interaction", "create"),
+    ("GET", "/fhir/QuestionnaireResponse/<string:resource_id>"): (
+        "QuestionnaireResponse",
+        "interaction",
+        "read",
+    ),
 }
 
 

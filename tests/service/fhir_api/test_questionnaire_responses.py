@@ -1,0 +1,183 @@
+"""``POST`` and ``GET /fhir/QuestionnaireResponse`` (issue 10, item 1, first part): responses filled elsewhere
+become checklists through the lifecycle, idempotently, for a token bound to a unit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from fhir_adapters.questionnaire_response import CHECKLIST_IDENTIFIER_SYSTEM, to_questionnaire_response
+from service.auth.tokens import create_token
+from service.care_bundles import CareBundleRegistry
+from service.models import Checklist, ChecklistChange, ChecklistStatus, Delivery, Unit
+from tests.factories import make_unit_offering
+
+URL = "/fhir/QuestionnaireResponse"
+SENDER = {"system": "https://trust.example/Id/form", "value": "ABC-123"}
+BIRTH = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)
+OASI_ANSWERS: dict[str, list[Any]] = {
+    "birth-time": [BIRTH],
+    "birth-mode": ["spontaneous-vaginal"],
+    "antenatal-discussion": ["yes"],
+    "mpp": ["yes"],
+    "episiotomy-indication": ["not-indicated"],
+    "episiotomy-performed": ["no"],
+    "perineal-examination": ["yes"],
+    "perineal-trauma": ["second-degree"],
+}
+
+
+@pytest.fixture
+def unit(session: Session) -> Unit:
+    return make_unit_offering(session, "oasi-care-bundle")
+
+
+def token_for(session: Session, unit: Unit, scopes: str, *, bound: bool = True) -> dict[str, str]:
+    _, secret = create_token(
+        session, name="engine", site=unit.site, unit=unit if bound else None, scopes=scopes
+    )
+    session.commit()
+    return {"Authorization": f"Bearer {secret}", "Content-Type": "application/fhir+json"}
+
+
+@pytest.fixture
+def writer(session: Session, unit: Unit) -> dict[str, str]:
+    return token_for(session, unit, "system/QuestionnaireResponse.cru")
+
+
+def response_body(
+    app: Flask, status: str = "completed", answers: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    registry: CareBundleRegistry = app.extensions["care_bundles"]
+    oasi = registry.get("oasi-care-bundle", "2.0.0")
+    assert oasi is not None
+    body = to_questionnaire_response(
+        oasi,
+        answers if answers is not None else OASI_ANSWERS,
+        checklist_id="unused",
+        status=status,
+        authored=BIRTH + dt.timedelta(hours=2),
+        nhs_number="9434765919",
+    )
+    del body["identifier"]
+    return body
+
+
+def post(client: FlaskClient, headers: dict[str, str], body: Any, status: int) -> TestResponse:
+    response = client.post(URL, data=json.dumps(body), headers=headers)
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response
+
+
+def count(session: Session, model: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_a_completed_response_becomes_one_checklist_and_a_retry_finds_it(
+    app: Flask, client: FlaskClient, session: Session, writer: dict[str, str]
+) -> None:
+    body = {**response_body(app), "identifier": SENDER}
+    created = post(client, writer, body, 201)
+    resource = created.get_json(force=True)
+    assert resource["identifier"] == SENDER  # kept as sent
+    assert resource["status"] == "completed"
+    checklist_id = uuid.UUID(resource["id"])
+    assert created.headers["Location"].endswith(f"/fhir/QuestionnaireResponse/{checklist_id}/_history/2")
+    assert created.headers["ETag"] == 'W/"2"'
+    assert created.headers["Last-Modified"].endswith("GMT")
+    checklist = session.get(Checklist, checklist_id)
+    assert checklist is not None
+    assert (checklist.status, checklist.source, checklist.patient_identifier) == (
+        ChecklistStatus.COMPLETED,
+        "fhir",
+        "9434765919",
+    )
+    assert count(session, Delivery) == 0  # no echo to the sender's own EHR
+
+    retried = post(client, writer, body, 200)  # the response was lost: the client sends it again
+    assert retried.get_json(force=True)["id"] == str(checklist_id)
+    assert count(session, Checklist) == 1
+    assert count(session, ChecklistChange) == 2  # start, complete: nothing doubled
+
+    read = client.get(f"{URL}/{checklist_id}", headers=writer)
+    assert read.status_code == 200
+    assert read.get_json(force=True) == resource
+
+
+def test_no_identifier_gets_one_minted_and_if_none_exist_is_honoured(
+    app: Flask, client: FlaskClient, session: Session, writer: dict[str, str]
+) -> None:
+    resource = post(client, writer, response_body(app), 201).get_json(force=True)
+    assert resource["identifier"] == {"system": CHECKLIST_IDENTIFIER_SYSTEM, "value": resource["id"]}
+    conditional = {**writer, "If-None-Exist": f"identifier={CHECKLIST_IDENTIFIER_SYSTEM}|{resource['id']}"}
+    again = post(client, conditional, response_body(app), 200)
+    assert again.get_json(force=True)["id"] == resource["id"]
+    assert count(session, Checklist) == 1
+
+
+def test_in_progress_saves_a_draft(
+    app: Flask, client: FlaskClient, session: Session, writer: dict[str, str]
+) -> None:
+    partial = {key: OASI_ANSWERS[key] for key in ("birth-time", "birth-mode")}
+    resource = post(client, writer, response_body(app, "in-progress", partial), 201).get_json(force=True)
+    checklist = session.get(Checklist, uuid.UUID(resource["id"]))
+    assert checklist is not None
+    assert checklist.status == ChecklistStatus.IN_PROGRESS
+    assert resource["status"] == "in-progress"
+    assert [item["linkId"] for item in resource["item"]][:2] == ["birth-time", "birth-mode"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda body: body.pop("questionnaire"), "questionnaire is missing"),
+        (lambda body: body.update(questionnaire=body["questionnaire"].split("|")[0]), "version too"),
+        (lambda body: body.update(subject={"reference": "Patient/123"}), "subject.identifier"),
+        (lambda body: body["item"].append({"linkId": "no-such-item", "text": "x"}), "no-such-item"),
+        (lambda body: body.update(status="amended"), "in-progress or completed"),
+    ],
+)
+def test_refusals_say_what_to_send_and_write_nothing(
+    app: Flask, client: FlaskClient, session: Session, writer: dict[str, str], change: Any, says: str
+) -> None:
+    body = response_body(app)
+    change(body)
+    outcome = post(client, writer, body, 422).get_json(force=True)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert any(says in issue["diagnostics"] for issue in outcome["issue"])
+    assert count(session, Checklist) == 0
+
+
+def test_tokens_decide_who_may_write_and_read(
+    app: Flask, client: FlaskClient, session: Session, unit: Unit
+) -> None:
+    body = response_body(app)
+    post(client, {"Content-Type": "application/fhir+json"}, body, 401)
+    post(client, token_for(session, unit, "system/QuestionnaireResponse.rs"), body, 403)
+    post(client, token_for(session, unit, "system/QuestionnaireResponse.cu", bound=False), body, 403)
+    made = post(client, token_for(session, unit, "system/QuestionnaireResponse.cu"), body, 201).get_json(
+        force=True
+    )
+    elsewhere = make_unit_offering(session, "oasi-care-bundle", code="ward-9")
+    other_site_reader = token_for(session, elsewhere, "system/QuestionnaireResponse.rs")
+    assert client.get(f"{URL}/{made['id']}", headers=other_site_reader).status_code == 404
+    assert client.get(f"{URL}/not-a-uuid", headers=other_site_reader).status_code == 404
+
+
+def test_prefer_minimal_and_operation_outcome(
+    app: Flask, client: FlaskClient, writer: dict[str, str]
+) -> None:
+    minimal = post(client, {**writer, "Prefer": "return=minimal"}, response_body(app), 201)
+    assert minimal.data == b""
+    assert "/_history/" in minimal.headers["Location"]
+    told = post(client, {**writer, "Prefer": "return=OperationOutcome"}, response_body(app), 201)
+    assert told.get_json(force=True)["issue"][0]["diagnostics"] == "created"
