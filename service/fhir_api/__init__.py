@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from service.fhir_api import questionnaire_responses  # noqa: F401  (adds its routes to bp)
+from service.fhir_api import (  # noqa: F401  (they add their routes to bp)
+    questionnaire_response_reads,
+    questionnaire_responses,
+)
 from service.fhir_api.errors import register_error_handlers
 from service.fhir_api.views import bp
 

@@ -44,7 +44,7 @@ _KIND_BY_SYSTEM = {kind.system: kind for kind in IDENTIFIER_KINDS.values() if ki
 _STATUSES = {"in-progress", "completed"}
 
 
-def _client_actor(client: tokens.Client) -> Actor:
+def client_actor(client: tokens.Client) -> Actor:
     token = client.token
     if token.unit_id is not None:
         units = frozenset({token.unit_id})
@@ -206,7 +206,7 @@ def create_questionnaire_response() -> Response:
     assert client is not None
     if client.token.unit_id is None:
         raise Forbidden("this token is bound to no unit: it may not create (flask tokens create --unit)")
-    actor = _client_actor(client)
+    actor = client_actor(client)
     conditional = _if_none_exist()
     if conditional is not None and (found := _existing(conditional, actor)) is not None:
         return _reply(current_resource(found, actor), 200)
@@ -275,7 +275,7 @@ def create_questionnaire_response() -> Response:
 def read_questionnaire_response(resource_id: str) -> Response:
     client = tokens.require("QuestionnaireResponse", "read")
     assert client is not None
-    actor = _client_actor(client)
+    actor = client_actor(client)
     try:
         checklist_id = uuid.UUID(resource_id)
     except ValueError:

@@ -33,6 +33,17 @@ QUESTIONNAIRE_SEARCH_PARAMS = (
     ("name", "string", "Computable name; case-insensitive prefix match, or exact with name:exact"),
     ("status", "token", "draft | active | retired"),
 )
+QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS = (
+    ("identifier", "token", "system|value: the sender's identifier, or Careloop's checklist identifier"),
+    (
+        "subject:identifier",
+        "token",
+        "system|value of the patient, e.g. https://fhir.nhs.uk/Id/nhs-number|...",
+    ),
+    ("questionnaire", "reference", "A canonical: bare (every version) or url|version"),
+    ("status", "token", "in-progress | completed | amended | entered-in-error"),
+    ("authored", "date", "When the current version was made: ge, le, gt, lt or eq a date or date-time"),
+)
 _KNOWN_PARAMS = frozenset(param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS)
 #: How clients authenticate, as the CapabilityStatement says (checked against the routes by a test).
 SECURITY = (
@@ -40,7 +51,8 @@ SECURITY = (
     "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
     ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
     "valid and allow them. CodeSystem read and search are public. QuestionnaireResponse create needs "
-    "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; read needs .r; "
+    "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; read, vread and history "
+    "need .r, search .s; "
     "QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
     "expired or revoked token: 401; a scope that does not allow the interaction: 403."
 )
@@ -99,9 +111,11 @@ def metadata() -> Response:
                     documentation=(
                         "create: a checklist of the unit the client's token is bound to; idempotent on "
                         "identifier and If-None-Exist; subject.identifier required; questionnaire as "
-                        "url|version. read: the current version."
+                        "url|version. read: the current version; vread and history: the versions "
+                        "that keep a QuestionnaireResponse (final ones and the current one)."
                     ),
-                    interactions=("create", "read"),
+                    interactions=("create", "read", "vread", "history-instance", "search-type"),
+                    search_params=QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS,
                     operations=(("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),),
                 ),
             ],

@@ -24,6 +24,17 @@ EXPECTED = {
     ("GET", "/fhir/CodeSystem/<string:resource_id>"): ("CodeSystem", "interaction", "read"),
     ("GET", "/fhir/CodeSystem"): ("CodeSystem", "interaction", "search-type"),
     ("POST", "/fhir/QuestionnaireResponse"): ("QuestionnaireResponse", "interaction", "create"),
+    ("GET", "/fhir/QuestionnaireResponse"): ("QuestionnaireResponse", "interaction", "search-type"),
+    ("GET", "/fhir/QuestionnaireResponse/<string:resource_id>/_history"): (
+        "QuestionnaireResponse",
+        "interaction",
+        "history-instance",
+    ),
+    ("GET", "/fhir/QuestionnaireResponse/<string:resource_id>/_history/<string:version_id>"): (
+        "QuestionnaireResponse",
+        "interaction",
+        "vread",
+    ),
     ("GET", "/fhir/QuestionnaireResponse/<string:resource_id>"): (
         "QuestionnaireResponse",
         "interaction",

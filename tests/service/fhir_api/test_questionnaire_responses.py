@@ -181,3 +181,58 @@ def test_prefer_minimal_and_operation_outcome(
     assert "/_history/" in minimal.headers["Location"]
     told = post(client, {**writer, "Prefer": "return=OperationOutcome"}, response_body(app), 201)
     assert told.get_json(force=True)["issue"][0]["diagnostics"] == "created"
+
+
+def test_vread_and_history(app: Flask, client: FlaskClient, writer: dict[str, str]) -> None:
+    made = post(client, writer, {**response_body(app), "identifier": SENDER}, 201).get_json(force=True)
+    base = f"{URL}/{made['id']}"
+    assert client.get(f"{base}/_history/2", headers=writer).get_json(force=True) == made
+    assert client.get(f"{base}/_history/1", headers=writer).status_code == 404  # a draft keeps no snapshot
+    assert client.get(f"{base}/_history/x", headers=writer).status_code == 404
+    bundle = client.get(f"{base}/_history", headers=writer).get_json(force=True)
+    assert (bundle["type"], bundle["total"]) == ("history", 1)
+    assert bundle["entry"][0]["resource"] == made
+    assert bundle["entry"][0]["response"]["etag"] == 'W/"2"'
+
+
+def test_search_by_identifier_subject_questionnaire_status_and_authored(
+    app: Flask, client: FlaskClient, session: Session, unit: Unit
+) -> None:
+    headers = token_for(session, unit, "system/QuestionnaireResponse.crus")
+    first = post(client, headers, {**response_body(app), "identifier": SENDER}, 201).get_json(force=True)
+    draft = {key: OASI_ANSWERS[key] for key in ("birth-time", "birth-mode")}
+    second = post(client, headers, response_body(app, "in-progress", draft), 201).get_json(force=True)
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"{URL}?{query}", headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [entry["resource"]["id"] for entry in response.get_json(force=True)["entry"]]
+
+    assert ids(f"identifier={SENDER['system']}|{SENDER['value']}") == [first["id"]]
+    assert ids(f"identifier={CHECKLIST_IDENTIFIER_SYSTEM}|{second['id']}") == [second["id"]]
+    assert set(ids("subject:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919")) == {
+        first["id"],
+        second["id"],
+    }
+    canonical = first["questionnaire"].split("|")[0]
+    assert set(ids(f"questionnaire={canonical}")) == {first["id"], second["id"]}
+    assert ids(f"questionnaire={canonical}|1.0.0") == []
+    assert ids("status=completed") == [first["id"]]
+    assert ids("_sort=-authored") == [second["id"], first["id"]]
+    assert ids("_sort=authored") == [first["id"], second["id"]]
+    assert set(ids("authored=ge2000-01-01")) == {first["id"], second["id"]}
+    assert ids("authored=lt2000-01-01") == []
+    paged = client.get(f"{URL}?_count=1&_sort=authored", headers=headers).get_json(force=True)
+    assert paged["total"] == 2
+    (following,) = [link["url"] for link in paged["link"] if link["relation"] == "next"]
+    assert ids(following.split("?", 1)[1]) == [second["id"]]
+    for bad in ("colour=red", "status=done", "authored=yesterday", "_count=x", "identifier=nobar"):
+        refused = client.get(f"{URL}?{bad}", headers=headers)
+        assert refused.status_code == 400, bad
+        assert "expression" not in refused.get_json(force=True)["issue"][0]
+    assert (
+        client.get(
+            f"{URL}?status=completed", headers=token_for(session, unit, "system/QuestionnaireResponse.r")
+        ).status_code
+        == 403
+    )
