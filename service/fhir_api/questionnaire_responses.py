@@ -30,10 +30,27 @@ from fhir_adapters.questionnaire_response import CHECKLIST_IDENTIFIER_SYSTEM, an
 from fhir_adapters.sdc_validation import validate_questionnaire_response
 from service.auth import tokens
 from service.care_bundles import CatalogueEntry, current_catalogue
-from service.checklists import Actor, complete, get_checklist, save_draft, snapshot, start
+from service.checklists import (
+    Actor,
+    amend,
+    complete,
+    get_checklist,
+    mark_entered_in_error,
+    save_draft,
+    snapshot,
+    start,
+)
 from service.checklists.lifecycle_records import questionnaire_response
 from service.checklists.store import answers_of
-from service.errors import Forbidden, InvalidInput, NotFound, Unprocessable
+from service.errors import (
+    CareloopError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    StaleVersion,
+    Unprocessable,
+)
 from service.extensions import db
 from service.fhir_api.request_body import read_fhir_json
 from service.fhir_api.responses import fhir_response
@@ -282,3 +299,88 @@ def read_questionnaire_response(resource_id: str) -> Response:
         raise NotFound(f"QuestionnaireResponse/{resource_id[:40]} is not known here") from None
     checklist = get_checklist(db.session, actor, checklist_id)  # another unit's: 404, its existence unsaid
     return _reply(current_resource(checklist, actor), 200)
+
+
+#: Why a change came over FHIR, where the lifecycle needs one (an amendment, entered in error): FHIR has no
+#: place for it in a QuestionnaireResponse, so the client's name stands in.
+_REASONS = {
+    "amended": "amended by the system client {name}",
+    "entered-in-error": "entered in error by {name}",
+}
+
+
+class PreconditionRequired(CareloopError):
+    status = 428
+    fhir_code = "conflict"
+
+
+@bp.put("/QuestionnaireResponse/<string:resource_id>")
+def update_questionnaire_response(resource_id: str) -> Response:
+    """A new version: ``If-Match: W/"<version>"`` is required (a stale one: 412, never an overwrite).
+
+    By the status sent: ``in-progress`` saves a draft, ``completed`` completes (or, once completed,
+    ``amended`` amends), ``entered-in-error`` marks it so; as the ward would, through the lifecycle."""
+    client = tokens.require("QuestionnaireResponse", "update")
+    assert client is not None
+    actor = client_actor(client)
+    try:
+        checklist_id = uuid.UUID(resource_id)
+    except ValueError:
+        raise NotFound(f"QuestionnaireResponse/{resource_id[:40]} is not known here") from None
+    checklist = get_checklist(db.session, actor, checklist_id)
+    match = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
+    if not match:
+        raise PreconditionRequired('send If-Match: W/"<version>" (the version read): no blind overwrites')
+    if not match.isdigit() or int(match) != checklist.version:
+        raise PreconditionFailed(
+            f"the QuestionnaireResponse is at version {checklist.version}: read it again"
+        )
+    body = read_fhir_json()
+    if not isinstance(body, dict) or body.get("resourceType") != "QuestionnaireResponse":
+        raise InvalidInput("send a QuestionnaireResponse")
+    if body.get("id") not in (None, resource_id):
+        raise _problem("the id in the body is not the id in the URL", "QuestionnaireResponse.id", "invalid")
+    entry = _entry(body)
+    if (entry.care_bundle.id, entry.version) != (checklist.care_bundle_id, checklist.care_bundle_version):
+        raise _problem(
+            "a new version names the same Questionnaire version", "QuestionnaireResponse.questionnaire"
+        )
+    status = body.get("status")
+    issues = validate_questionnaire_response(entry.compiled_questionnaire, body)
+    errors = [issue for issue in issues if issue.is_error]
+    if errors and status != "entered-in-error":
+        raise Unprocessable("the QuestionnaireResponse does not conform to its Questionnaire", issues=errors)
+    answers = answers_from_response(entry.care_bundle, body)
+    now = dt.datetime.now(dt.UTC)
+    catalogue = current_catalogue()
+    version = checklist.version
+    reason = _REASONS.get(str(status), "").format(name=client.token.name)[:500]
+    try:
+        if status == "entered-in-error":
+            mark_entered_in_error(
+                db.session, catalogue, actor, checklist.id, base_version=version, reason=reason, now=now
+            )
+        elif status == "amended" or (
+            status == "completed" and checklist.status != ChecklistStatus.IN_PROGRESS
+        ):
+            amend(
+                db.session,
+                catalogue,
+                actor,
+                checklist.id,
+                base_version=version,
+                answers=answers,
+                reason=_REASONS["amended"].format(name=client.token.name)[:500],
+                now=now,
+            )
+        elif status in ("completed", "in-progress"):
+            change = complete if status == "completed" else save_draft
+            change(db.session, catalogue, actor, checklist.id, base_version=version, answers=answers, now=now)
+        else:
+            raise _problem(
+                "status must be in-progress, completed, amended or entered-in-error", None, "invalid"
+            )
+    except StaleVersion as stale:
+        raise PreconditionFailed(stale.message) from stale
+    db.session.commit()
+    return _reply(current_resource(get_checklist(db.session, actor, checklist.id), actor), 200)

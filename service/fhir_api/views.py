@@ -51,8 +51,8 @@ SECURITY = (
     "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
     ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
     "valid and allow them. CodeSystem read and search are public. QuestionnaireResponse create needs "
-    "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; read, vread and history "
-    "need .r, search .s; "
+    "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; update needs .u; read, vread "
+    "and history need .r, search .s; "
     "QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
     "expired or revoked token: 401; a scope that does not allow the interaction: 403."
 )
@@ -112,9 +112,11 @@ def metadata() -> Response:
                         "create: a checklist of the unit the client's token is bound to; idempotent on "
                         "identifier and If-None-Exist; subject.identifier required; questionnaire as "
                         "url|version. read: the current version; vread and history: the versions "
-                        "that keep a QuestionnaireResponse (final ones and the current one)."
+                        "that keep a QuestionnaireResponse (final ones and the current one). update: "
+                        "If-Match required (stale: 412); the status sent saves, completes, amends or marks "
+                        "it entered in error."
                     ),
-                    interactions=("create", "read", "vread", "history-instance", "search-type"),
+                    interactions=("create", "read", "vread", "update", "history-instance", "search-type"),
                     search_params=QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS,
                     operations=(("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),),
                 ),

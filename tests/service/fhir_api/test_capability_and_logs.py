@@ -24,6 +24,11 @@ EXPECTED = {
     ("GET", "/fhir/CodeSystem/<string:resource_id>"): ("CodeSystem", "interaction", "read"),
     ("GET", "/fhir/CodeSystem"): ("CodeSystem", "interaction", "search-type"),
     ("POST", "/fhir/QuestionnaireResponse"): ("QuestionnaireResponse", "interaction", "create"),
+    ("PUT", "/fhir/QuestionnaireResponse/<string:resource_id>"): (
+        "QuestionnaireResponse",
+        "interaction",
+        "update",
+    ),
     ("GET", "/fhir/QuestionnaireResponse"): ("QuestionnaireResponse", "interaction", "search-type"),
     ("GET", "/fhir/QuestionnaireResponse/<string:resource_id>/_history"): (
         "QuestionnaireResponse",

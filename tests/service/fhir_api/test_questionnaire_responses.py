@@ -236,3 +236,39 @@ def test_search_by_identifier_subject_questionnaire_status_and_authored(
         ).status_code
         == 403
     )
+
+
+def test_put_needs_if_match_and_never_overwrites_a_newer_version(
+    app: Flask, client: FlaskClient, session: Session, unit: Unit, writer: dict[str, str]
+) -> None:
+    draft = {key: OASI_ANSWERS[key] for key in ("birth-time", "birth-mode")}
+    made = post(client, writer, response_body(app, "in-progress", draft), 201).get_json(force=True)
+    url = f"{URL}/{made['id']}"
+
+    def put(body: dict[str, Any], match: str | None, status: int) -> TestResponse:
+        headers = {**writer, **({"If-Match": match} if match is not None else {})}
+        response = client.put(url, data=json.dumps({**body, "id": made["id"]}), headers=headers)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response
+
+    put(response_body(app), None, 428)
+    put(response_body(app), 'W/"1"', 412)  # it is at version 2 (start, then the draft)
+    completed = put(response_body(app), 'W/"2"', 200)
+    assert completed.headers["ETag"] == 'W/"3"'
+    assert completed.get_json(force=True)["status"] == "completed"
+    put(response_body(app), 'W/"2"', 412)  # a second client still holding version 2: refused, not overwritten
+    changed = {**OASI_ANSWERS, "perineal-trauma": ["first-degree"]}
+    amended = put(response_body(app, "amended", changed), 'W/"3"', 200).get_json(force=True)
+    assert amended["status"] == "amended"
+    assert client.get(f"{url}/_history/3", headers=writer).get_json(force=True)["status"] == "completed"
+    gone = put({**response_body(app, "entered-in-error", changed)}, 'W/"4"', 200).get_json(force=True)
+    assert gone["status"] == "entered-in-error"
+    checklist = session.get(Checklist, uuid.UUID(made["id"]))
+    assert checklist is not None
+    session.refresh(checklist)
+    assert (checklist.status, checklist.version) == (ChecklistStatus.ENTERED_IN_ERROR, 5)
+    assert client.put(url, data="{}", headers={**writer, "If-Match": 'W/"5"'}).status_code == 400
+    reader = token_for(
+        session, session.get(Unit, checklist.unit_id) or Unit(), "system/QuestionnaireResponse.rs"
+    )
+    assert client.put(url, data="{}", headers={**reader, "If-Match": 'W/"5"'}).status_code == 403
