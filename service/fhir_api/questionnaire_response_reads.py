@@ -22,10 +22,10 @@ from fhir_adapters.capability import searchset
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.questionnaire_response import CHECKLIST_IDENTIFIER_SYSTEM
 from service.auth import tokens
-from service.checklists import get_checklist, history, snapshot
+from service.checklists import history, snapshot
 from service.errors import InvalidInput, NotFound
 from service.extensions import db
-from service.fhir_api.questionnaire_responses import client_actor, current_resource
+from service.fhir_api.questionnaire_responses import client_actor, client_and_checklist, current_resource
 from service.fhir_api.responses import fhir_response
 from service.fhir_api.views import QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS, base_url, bp
 from service.models import Checklist
@@ -36,19 +36,9 @@ DEFAULT_COUNT = 20
 MAX_COUNT = 100
 
 
-def _checklist_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"QuestionnaireResponse/{raw[:40]} is not known here") from None
-
-
 @bp.get("/QuestionnaireResponse/<string:resource_id>/_history/<string:version_id>")
 def vread_questionnaire_response(resource_id: str, version_id: str) -> Response:
-    client = tokens.require("QuestionnaireResponse", "read")
-    assert client is not None
-    actor = client_actor(client)
-    checklist = get_checklist(db.session, actor, _checklist_id(resource_id))
+    actor, checklist = client_and_checklist("read", resource_id)
     if not version_id.isdigit() or len(version_id) > 9:
         raise NotFound(f"no version {version_id[:20]}")
     version = int(version_id)
@@ -63,10 +53,7 @@ def vread_questionnaire_response(resource_id: str, version_id: str) -> Response:
 @bp.get("/QuestionnaireResponse/<string:resource_id>/_history")
 def history_of_questionnaire_response(resource_id: str) -> Response:
     """Every version that keeps a QuestionnaireResponse (final ones, and the current one), newest first."""
-    client = tokens.require("QuestionnaireResponse", "read")
-    assert client is not None
-    actor = client_actor(client)
-    checklist = get_checklist(db.session, actor, _checklist_id(resource_id))
+    actor, checklist = client_and_checklist("read", resource_id)
     entries = []
     for change in reversed(history(db.session, actor, checklist.id)):
         if change.version == checklist.version:

@@ -70,6 +70,22 @@ def client_actor(client: tokens.Client) -> Actor:
     return Actor(user_id=None, client=client.label, unit_ids=units)
 
 
+def client_and_checklist(
+    action: str, resource_id: str, client: tokens.Client | None = None
+) -> tuple[Actor, Checklist]:
+    """The token's actor and the checklist ``resource_id`` names, for ``action``: another unit's checklist,
+    or an id that is not a UUID, is not found (its existence unsaid)."""
+    if client is None:
+        client = tokens.require("QuestionnaireResponse", action)
+        assert client is not None
+    actor = client_actor(client)
+    try:
+        checklist_id = uuid.UUID(resource_id)
+    except ValueError:
+        raise NotFound(f"QuestionnaireResponse/{resource_id[:40]} is not known here") from None
+    return actor, get_checklist(db.session, actor, checklist_id)
+
+
 def _problem(message: str, expression: str | None = None, code: str = "required") -> Unprocessable:
     return Unprocessable(message, issues=[Issue("error", code, message, expression)])
 
@@ -290,14 +306,7 @@ def create_questionnaire_response() -> Response:
 
 @bp.get("/QuestionnaireResponse/<string:resource_id>")
 def read_questionnaire_response(resource_id: str) -> Response:
-    client = tokens.require("QuestionnaireResponse", "read")
-    assert client is not None
-    actor = client_actor(client)
-    try:
-        checklist_id = uuid.UUID(resource_id)
-    except ValueError:
-        raise NotFound(f"QuestionnaireResponse/{resource_id[:40]} is not known here") from None
-    checklist = get_checklist(db.session, actor, checklist_id)  # another unit's: 404, its existence unsaid
+    actor, checklist = client_and_checklist("read", resource_id)
     return _reply(current_resource(checklist, actor), 200)
 
 
@@ -322,12 +331,7 @@ def update_questionnaire_response(resource_id: str) -> Response:
     ``amended`` amends), ``entered-in-error`` marks it so; as the ward would, through the lifecycle."""
     client = tokens.require("QuestionnaireResponse", "update")
     assert client is not None
-    actor = client_actor(client)
-    try:
-        checklist_id = uuid.UUID(resource_id)
-    except ValueError:
-        raise NotFound(f"QuestionnaireResponse/{resource_id[:40]} is not known here") from None
-    checklist = get_checklist(db.session, actor, checklist_id)
+    actor, checklist = client_and_checklist("update", resource_id, client)
     match = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
     if not match:
         raise PreconditionRequired('send If-Match: W/"<version>" (the version read): no blind overwrites')
