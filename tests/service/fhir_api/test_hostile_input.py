@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -197,3 +198,45 @@ def test_mutated_responses_get_an_outcome_never_a_server_error(
         text = text[:cut] + data.draw(st.sampled_from(["", "}", "\\ud800", '"', "\x00", "[" * 80]))
     answer_of(client, text)
     assert stored_rows(session) == before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_creates_never_fail_on_the_server_nor_write_part_of_a_checklist(
+    app: Flask, client: FlaskClient, session: Session, data: st.DataObject
+) -> None:
+    """``POST /fhir/QuestionnaireResponse`` with mutated bodies: a clean status every time; a refusal writes
+    nothing at all (no checklist, no change row), an acceptance writes exactly one checklist."""
+    from service.auth.tokens import create_token
+    from service.models import ChecklistChange
+    from tests.factories import make_unit_offering
+    from tests.service.fhir_api.test_questionnaire_responses import response_body
+
+    unit = make_unit_offering(session, "oasi-care-bundle", code=f"w-{uuid.uuid4().hex[:6]}")
+    _, secret = create_token(
+        session, name="fuzz", site=unit.site, unit=unit, scopes="system/QuestionnaireResponse.cu"
+    )
+    session.commit()
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/fhir+json"}
+    document: Any = response_body(app)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
+        path = data.draw(st.sampled_from(_paths(document)))
+        document = _replace(document, path, data.draw(json_values))
+    before = (
+        session.scalar(select(func.count()).select_from(Checklist)) or 0,
+        session.scalar(select(func.count()).select_from(ChecklistChange)) or 0,
+    )
+    response = client.post("/fhir/QuestionnaireResponse", data=json.dumps(document), headers=headers)
+    assert response.status_code in {200, 201, 400, 403, 404, 409, 413, 415, 422}, response.get_data(
+        as_text=True
+    )
+    after = (
+        session.scalar(select(func.count()).select_from(Checklist)) or 0,
+        session.scalar(select(func.count()).select_from(ChecklistChange)) or 0,
+    )
+    if response.status_code == 201:
+        assert after[0] == before[0] + 1
+    else:
+        if response.status_code >= 400:
+            OperationOutcome.model_validate(response.get_json(force=True))
+        assert after == before
