@@ -250,7 +250,7 @@ def create_questionnaire_response() -> Response:
     if given is not None and (found := _existing(given, actor)) is not None:
         return _reply(current_resource(found, actor), 200)  # a retry: the checklist made the first time
     status = body.get("status")
-    if status not in _STATUSES:
+    if not isinstance(status, str) or status not in _STATUSES:
         raise _problem(
             "status must be in-progress or completed on create", "QuestionnaireResponse.status", "invalid"
         )

@@ -272,3 +272,13 @@ def test_put_needs_if_match_and_never_overwrites_a_newer_version(
         session, session.get(Unit, checklist.unit_id) or Unit(), "system/QuestionnaireResponse.rs"
     )
     assert client.put(url, data="{}", headers={**reader, "If-Match": 'W/"5"'}).status_code == 403
+
+
+@pytest.mark.parametrize("status", [[], {}, 5, None, "amended"])
+def test_a_status_of_any_json_type_is_refused_clearly(
+    app: Flask, client: FlaskClient, session: Session, writer: dict[str, str], status: Any
+) -> None:
+    # Found by the Hypothesis test of mutated creates: a list here was a 500 (an unhashable set lookup).
+    outcome = post(client, writer, {**response_body(app), "status": status}, 422).get_json(force=True)
+    assert "in-progress or completed" in outcome["issue"][0]["diagnostics"]
+    assert count(session, Checklist) == 0
