@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from flask import g, request
+from flask import request
 from sqlalchemy import select
 
 from service.errors import CareloopError, Forbidden, InvalidInput, NotFound
@@ -170,7 +170,6 @@ def require(resource: str, action: str, *, optional: bool = False) -> Client | N
     _audit(client, resource, action, AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED, route)
     if not allowed:
         raise Forbidden(f"the token's scopes do not allow {action} on {resource}")
-    g.fhir_client = client
     return client
 
 

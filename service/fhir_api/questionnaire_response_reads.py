@@ -25,7 +25,12 @@ from service.auth import tokens
 from service.checklists import history, snapshot
 from service.errors import InvalidInput, NotFound
 from service.extensions import db
-from service.fhir_api.questionnaire_responses import client_actor, client_and_checklist, current_resource
+from service.fhir_api.questionnaire_responses import (
+    client_actor,
+    client_and_checklist,
+    current_resource,
+    with_sender_identifier,
+)
 from service.fhir_api.responses import fhir_response
 from service.fhir_api.views import QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS, base_url, bp
 from service.models import Checklist
@@ -45,8 +50,8 @@ def vread_questionnaire_response(resource_id: str, version_id: str) -> Response:
     if version == checklist.version:
         resource = current_resource(checklist, actor)
     else:
-        resource = snapshot(db.session, actor, checklist.id, version)  # earlier drafts keep none: 404
-        _sender_identifier(checklist, resource)
+        # Earlier drafts keep no snapshot: 404.
+        resource = with_sender_identifier(checklist, snapshot(db.session, actor, checklist.id, version))
     return fhir_response(resource, headers={"ETag": f'W/"{version}"'})
 
 
@@ -59,8 +64,7 @@ def history_of_questionnaire_response(resource_id: str) -> Response:
         if change.version == checklist.version:
             resource = current_resource(checklist, actor)
         elif change.snapshot is not None:
-            resource = dict(change.snapshot)
-            _sender_identifier(checklist, resource)
+            resource = with_sender_identifier(checklist, dict(change.snapshot))
         else:
             continue
         url = f"{base_url()}/QuestionnaireResponse/{checklist.id}"
@@ -77,14 +81,6 @@ def history_of_questionnaire_response(resource_id: str) -> Response:
         )
     bundle = {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}
     return fhir_response(bundle)
-
-
-def _sender_identifier(checklist: Checklist, resource: dict[str, Any]) -> None:
-    if checklist.external_identifier_system and checklist.external_identifier_value:
-        resource["identifier"] = {
-            "system": checklist.external_identifier_system,
-            "value": checklist.external_identifier_value,
-        }
 
 
 @bp.get("/QuestionnaireResponse")

@@ -204,6 +204,11 @@ def current_resource(checklist: Checklist, actor: Actor) -> dict[str, Any]:
         )
     else:
         resource = snapshot(db.session, actor, checklist.id, checklist.version)
+    return with_sender_identifier(checklist, resource)
+
+
+def with_sender_identifier(checklist: Checklist, resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` with the identifier its sender gave, when the checklist came with one (kept as sent)."""
     if checklist.external_identifier_system and checklist.external_identifier_value:
         resource["identifier"] = {
             "system": checklist.external_identifier_system,

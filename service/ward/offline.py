@@ -108,6 +108,7 @@ def session_info() -> Response:
     from service.ward.start import choices
 
     user = current_user._get_current_object()
+    offered = choices()  # the user's units and their care bundles: one query, used twice
     response = jsonify(
         {
             "user": user_key(user),
@@ -120,13 +121,13 @@ def session_info() -> Response:
                         care_bundle_id=choice.care_bundle.id,
                         version=choice.care_bundle.version,
                     )
-                    for choice in choices()
+                    for choice in offered
                 }
             ),
             "pages": [url_for("ward.index"), url_for("ward.start")],
             "blankForms": [
                 url_for("ward.offline_form", unit_id=choice.unit.id, care_bundle_id=choice.care_bundle.id)
-                for choice in choices()
+                for choice in offered
             ],
         }
     )
