@@ -6,6 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The local FHIR server standing in for the demo sites' EHR.
 EHR_PORT ?= 8090
+LFORMS_VERSION := 40.1.3
+LFORMS_INTEGRITY := sha512-WLruTm+BcVnafC0rSAQ3/cNqhxvclBUxyBG68aub/uha2NaK9H8ZZcEXTTuORuGzzCt0wa7fvhuieZtcDIdPzQ==
+LFORMS_DIR := tests/browser/lforms
 export FLASK_APP := wsgi
 
 .PHONY: run test lint typecheck pytest jstest bench bench-ward clean
@@ -59,8 +62,23 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev node_modules/.installed
+pytest: $(VENV)/.installed-dev node_modules/.installed $(LFORMS_DIR)/.installed-$(LFORMS_VERSION)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# NLM's LHC-Forms, a real form app for the browser test of our Questionnaires (tests/browser/test_lforms.py),
+# in a test-only folder: the package's built files (`npm pack`, without its dependencies), checked against
+# the registry's integrity pinned here.
+$(LFORMS_DIR)/.installed-$(LFORMS_VERSION):
+	rm -rf $(LFORMS_DIR) && mkdir -p $(LFORMS_DIR)
+	cd $(LFORMS_DIR) && npm pack --silent --no-fund lforms@$(LFORMS_VERSION) >/dev/null
+	$(PYTHON) -c 'import base64, hashlib, sys; data = open(sys.argv[1], "rb").read(); \
+	  got = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(); \
+	  sys.exit(0 if got == sys.argv[2] else "lforms: integrity " + got + " is not the pinned " + sys.argv[2])' \
+	  $(LFORMS_DIR)/lforms-$(LFORMS_VERSION).tgz $(LFORMS_INTEGRITY)
+	tar -xzf $(LFORMS_DIR)/lforms-$(LFORMS_VERSION).tgz -C $(LFORMS_DIR) --strip-components=3 \
+	  package/dist/lforms/webcomponent package/dist/lforms/fhir/R4
+	rm $(LFORMS_DIR)/lforms-$(LFORMS_VERSION).tgz
+	touch $@
 
 # The browser copy of the care bundle rules against the rule cases (tests/data/rule_cases), with Node.
 jstest: node_modules/.installed
