@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from service.auth import tokens
 from service.auth.access import login_required, require_role, signed_in_user
 from service.auth.login import init_login, is_api_request, login_manager
 from service.auth.scope import ensure_unit_access, unit_ids_of
@@ -51,4 +52,5 @@ def init_auth(app: Flask, *, csrf_exempt: tuple[Blueprint, ...] = ()) -> None:
         csrf.exempt(blueprint)
     app.register_error_handler(CSRFError, _csrf_failed)
     init_login(app)
+    tokens.init_app(app)  # the audit event of each use of a /fhir token, written with the answer
     app.register_blueprint(bp)

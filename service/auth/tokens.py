@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from flask import request
+from flask import Flask, Response, g, request
 from sqlalchemy import select
 
 from service.errors import CareloopError, Forbidden, InvalidInput, NotFound
@@ -139,36 +139,41 @@ def presented_token() -> str | None:
     return value.strip()
 
 
-def authenticate(session: AnySession, token: str, now: dt.datetime) -> Client:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        # One answer for unknown, revoked and expired: nothing to learn by trying.
-        raise Unauthorized("the bearer token is not valid (unknown, expired or revoked)")
-    return Client(row, parse_scopes(row.scopes))
+def _find(session: AnySession, token: str) -> ApiToken | None:
+    found: ApiToken | None = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
+    return found
+
+
+def _usable(row: ApiToken | None, now: dt.datetime) -> bool:
+    return row is not None and row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
 
 
 def require(resource: str, action: str, *, optional: bool = False) -> Client | None:
     """The client of this request, allowed to ``action`` (``read``, ``search``, ``create``...) ``resource``.
 
     ``optional``: a request with no token is let through (None) — public routes; one with a token is checked
-    all the same. Every use of a token is audited, allowed or not."""
-    token = presented_token()
+    all the same. Every use of a token is audited, allowed or not: one event per request, written when its
+    answer is known (:func:`write_audit`), so a route's own refusal (403, 404) is not audited as a success."""
+    try:
+        token = presented_token()
+    except Unauthorized:
+        _audit_later(None, resource, action)  # a malformed Authorization header is a use too
+        raise
     if token is None:
         if optional:
             return None
         raise Unauthorized("this needs a bearer token (Authorization: Bearer <token>)")
     now = dt.datetime.now(dt.UTC)
-    route = request.url_rule.rule if request.url_rule else None
-    try:
-        client = authenticate(db.session, token, now)
-    except Unauthorized:
-        _audit(None, resource, action, AuditOutcome.FAILURE, route)
-        raise
+    row = _find(db.session, token)
+    if row is None or not _usable(row, now):
+        # An expired or revoked token is audited under its id: the trail shows which client still uses it.
+        _audit_later(row, resource, action)
+        raise Unauthorized("the bearer token is not valid (unknown, expired or revoked)")
+    client = Client(row, parse_scopes(row.scopes))
     letter = next(letter for letter, name in ACTIONS.items() if name == action)
-    allowed = client.grant.allows(resource, letter)
     client.token.last_used_at = now
-    _audit(client, resource, action, AuditOutcome.SUCCESS if allowed else AuditOutcome.DENIED, route)
-    if not allowed:
+    _audit_later(row, resource, action)
+    if not client.grant.allows(resource, letter):
         raise Forbidden(f"the token's scopes do not allow {action} on {resource}")
     return client
 
@@ -182,18 +187,57 @@ _AUDITED_AS = {
 }
 
 
-def _audit(
-    client: Client | None, resource: str, action: str, outcome: AuditOutcome, route: str | None
-) -> None:
-    """One audit event per use of a token (never the token, never a query string)."""
+@dataclass(frozen=True)
+class _PendingAudit:
+    actor: str
+    resource: str
+    action: str
+    route: str | None
+
+
+def _audit_later(row: ApiToken | None, resource: str, action: str) -> None:
+    g.careloop_token_audit = _PendingAudit(
+        actor=f"token:{row.id}" if row is not None else "token:invalid",
+        resource=resource,
+        action=action,
+        route=request.url_rule.rule if request.url_rule else None,
+    )
+
+
+def _outcome_of(status: int) -> AuditOutcome:
+    if status < 400:
+        return AuditOutcome.SUCCESS
+    if status in (403, 404):  # refused by access control (another unit's checklist is not found)
+        return AuditOutcome.DENIED
+    return AuditOutcome.FAILURE
+
+
+def write_audit(response: Response) -> Response:
+    """After each request that presented a token: its one audit event, with the answer's outcome and the
+    checklist it named (never the token, never a query string). The request's own work is already
+    committed or, on a refusal, rolled back first, so nothing of it is committed here."""
+    pending: _PendingAudit | None = g.pop("careloop_token_audit", None)
+    if pending is None:
+        return response
+    if response.status_code >= 400:
+        db.session.rollback()
+    entity_id = (request.view_args or {}).get("resource_id")
+    if entity_id is None and response.status_code == 201 and response.headers.get("Location"):
+        entity_id = response.headers["Location"].split("/_history/")[0].rsplit("/", 1)[-1]
     writes_follow()
     db.session.add(
         AuditEvent(
-            actor_client=client.label if client is not None else "token:invalid",
-            action=_AUDITED_AS[action],
-            entity_type=resource,
-            outcome=outcome,
-            detail={"route": route},
+            actor_client=pending.actor,
+            action=_AUDITED_AS.get(pending.action, AuditAction.READ),
+            entity_type=pending.resource,
+            entity_id=entity_id[:64] if entity_id else None,
+            outcome=_outcome_of(response.status_code),
+            detail={"route": pending.route},
         )
     )
     db.session.commit()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(write_audit)

@@ -35,11 +35,21 @@ def _is_fhir_request() -> bool:
     return request.path == "/fhir" or request.path.startswith("/fhir/")
 
 
+def _challenge(response: Response) -> Response:
+    """RFC 6750 section 3: a 401 names the scheme (and ``invalid_token`` when a token was sent)."""
+    if response.status_code == 401:
+        sent = "Authorization" in request.headers
+        response.headers["WWW-Authenticate"] = 'Bearer realm="careloop"' + (
+            ', error="invalid_token"' if sent else ""
+        )
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CareloopError)
     def domain_error(error: CareloopError) -> Response | tuple[str, int]:
         if _is_fhir_request():
-            return outcome_response(error.issues, error.status)
+            return _challenge(outcome_response(error.issues, error.status))
         return error.message, error.status
 
     @app.errorhandler(HTTPException)
@@ -48,7 +58,8 @@ def register_error_handlers(app: Flask) -> None:
             return error
         status = error.code or 500
         code = _HTTP_ISSUE_CODES.get(status, "exception")
-        response = outcome_response([Issue("error", code, error.description or error.name)], status)
+        issue = Issue("error", code, error.description or error.name)
+        response = _challenge(outcome_response([issue], status))
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response

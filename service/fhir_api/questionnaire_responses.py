@@ -336,6 +336,8 @@ def update_questionnaire_response(resource_id: str) -> Response:
     ``amended`` amends), ``entered-in-error`` marks it so; as the ward would, through the lifecycle."""
     client = tokens.require("QuestionnaireResponse", "update")
     assert client is not None
+    if client.token.unit_id is None:  # a site-level token is a read-only client of the whole site
+        raise Forbidden("this token is bound to no unit: it may not update (flask tokens create --unit)")
     actor, checklist = client_and_checklist("update", resource_id, client)
     match = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
     if not match:

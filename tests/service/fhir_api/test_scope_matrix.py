@@ -15,8 +15,9 @@ out what each token case's scopes grant (``qr``: QuestionnaireResponse letters, 
 
 Every cell also checks: a 4xx body is an OperationOutcome whose issue code fits the status; a request that
 is not an allowed write changes no checklist; each use of a token that the route checks writes one audit
-event (``token:<id>``, or ``token:invalid`` for unknown, expired and revoked ones) with the route rule.
-Gaps found while writing it are strict xfails, each saying what is wrong: when one is mended, it fails.
+event with the route rule, written with the answer: ``token:<id>`` (expired and revoked ones too, so the
+trail shows which client still uses one) or ``token:invalid`` (unknown, or a malformed header); outcome
+``success`` below 400, ``denied`` for 403 and 404, ``failure`` for the rest.
 """
 
 from __future__ import annotations
@@ -233,8 +234,8 @@ def token_headers(session: Session, world: World, case: TokenCase) -> tuple[dict
         revoke_token(session, row.id, now)
     session.commit()
     if case.state == "malformed":
-        return bearer(secret, scheme="Token"), None  # a good token, but not sent as a bearer token
-    return bearer(secret), f"token:{row.id}" if case.state == "valid" else "token:invalid"
+        return bearer(secret, scheme="Token"), "token:invalid"  # a good token, not sent as a bearer token
+    return bearer(secret), f"token:{row.id}"
 
 
 def send(app: Flask, client: FlaskClient, route: Route, url: str, headers: dict[str, str]) -> TestResponse:
@@ -270,8 +271,8 @@ def assert_outcome(response: TestResponse, status: int) -> None:
     outcome = response.get_json(force=True)
     assert outcome["resourceType"] == "OperationOutcome"
     assert [issue["code"] for issue in outcome["issue"]] == [ISSUE_CODE[status]]
-    if status == 401 and "WWW-Authenticate" in response.headers:
-        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    if status == 401:  # RFC 6750 section 3
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="careloop"')
 
 
 def token_unit(world: World, case: TokenCase) -> Unit:
@@ -281,17 +282,7 @@ def token_unit(world: World, case: TokenCase) -> Unit:
 def cells() -> Iterator[Any]:
     for route in ROUTES:
         for case in TOKENS:
-            marks = []
-            if route.name == "QR.update" and case.binding == "site":
-                marks.append(
-                    pytest.mark.xfail(
-                        strict=True,
-                        reason="a token bound to no unit (a read-only client of the whole site, per "
-                        "ApiToken.unit_id and decision 0011) may update any unit's checklist of its site: "
-                        "update_questionnaire_response does not check token.unit_id as create does",
-                    )
-                )
-            yield pytest.param(route, case, id=f"{route.name}|{case.name}", marks=marks)
+            yield pytest.param(route, case, id=f"{route.name}|{case.name}")
 
 
 @pytest.mark.parametrize(("route", "case"), list(cells()))
@@ -340,6 +331,8 @@ def test_scope_matrix(
         assert event.outcome == "denied"
     elif status < 400:
         assert event.outcome == "success"
+    else:
+        assert event.outcome == "denied"  # the route's own refusal (no unit, another unit's checklist)
     if status == 404:
         assert_answered_as_missing(app, client, route, headers, response, world.checklist_id)
 
@@ -393,11 +386,6 @@ def test_structure_definitions_are_public_like_code_systems(
     assert token_audits(session, audited_before) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RFC 6750 section 3: a 401 must carry WWW-Authenticate (Bearer ...); /fhir sends none "
-    "(service.fhir_api.errors renders CareloopError without it)",
-)
 @pytest.mark.parametrize("case", [c for c in TOKENS if c.state != "valid"], ids=lambda c: c.name)
 def test_a_401_says_how_to_authenticate(
     client: FlaskClient, session: Session, world: World, case: TokenCase
@@ -407,11 +395,6 @@ def test_a_401_says_how_to_authenticate(
     assert response.headers.get("WWW-Authenticate", "").startswith("Bearer")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="require() audits the token check before the route decides: a create refused for a token bound to "
-    "no unit (403), and a read of another unit's checklist (404), are audited with outcome 'success'",
-)
 @pytest.mark.parametrize(("route", "case"), [("QR.create", "site-level"), ("QR.read", "sibling-unit")])
 def test_a_request_refused_after_the_scope_check_is_not_audited_as_a_success(
     app: Flask, client: FlaskClient, session: Session, world: World, route: str, case: str
@@ -425,11 +408,6 @@ def test_a_request_refused_after_the_scope_check_is_not_audited_as_a_success(
     assert event.outcome != "success"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the audit event of a /fhir QuestionnaireResponse read has no entity_id: the trail does not say "
-    "which checklist a token read (AuditEvent.entity_id: the record's id; the ward's reads record it)",
-)
 @pytest.mark.parametrize("suffix", ["", "/_history", "/_history/2"])
 def test_a_read_is_audited_with_the_checklist_it_read(
     client: FlaskClient, session: Session, world: World, suffix: str
