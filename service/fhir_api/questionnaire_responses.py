@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Response, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from fhir_adapters.identifiers import IDENTIFIER_KINDS
 from fhir_adapters.operation_outcome import Issue, operation_outcome
@@ -278,35 +279,54 @@ def create_questionnaire_response() -> Response:
     encounter = (
         body.get("encounter", {}).get("reference") if isinstance(body.get("encounter"), dict) else None
     )
-    checklist = start(
-        db.session,
-        current_catalogue(),
-        actor,
-        checklist_id=checklist_id,
-        care_bundle_id=entry.care_bundle.id,
-        version=entry.version,
-        unit=unit,
-        patient_kind=kind,
-        patient_value=value,
-        patient_system=local_system,
-        encounter=encounter if isinstance(encounter, str) else None,
-        anchor_time=anchor,
-        now=now,
-        source=ChecklistSource.FHIR,
-        external_identifier=given if given is not None and not ours else None,
-    )
-    change = complete if status == "completed" else save_draft
-    checklist = change(
-        db.session,
-        current_catalogue(),
-        actor,
-        checklist.id,
-        base_version=checklist.version,
-        answers=answers,
-        now=now,
-    )
-    db.session.commit()
+    try:
+        checklist = start(
+            db.session,
+            current_catalogue(),
+            actor,
+            checklist_id=checklist_id,
+            care_bundle_id=entry.care_bundle.id,
+            version=entry.version,
+            unit=unit,
+            patient_kind=kind,
+            patient_value=value,
+            patient_system=local_system,
+            encounter=encounter if isinstance(encounter, str) else None,
+            anchor_time=anchor,
+            now=now,
+            source=ChecklistSource.FHIR,
+            external_identifier=given if given is not None and not ours else None,
+        )
+        change = complete if status == "completed" else save_draft
+        checklist = change(
+            db.session,
+            current_catalogue(),
+            actor,
+            checklist.id,
+            base_version=checklist.version,
+            answers=answers,
+            now=now,
+        )
+        db.session.commit()
+    except IntegrityError as error:
+        # Two sends of one identifier at once (PostgreSQL lets both pass the look-up above): the second's
+        # insert waits for the first and breaks the unique identifier; it answers with the first's checklist.
+        db.session.rollback()
+        if (
+            given is None
+            or not _breaks_external_identifier(error)
+            or (found := _existing(given, actor)) is None
+        ):
+            raise
+        return _reply(current_resource(found, actor), 200)
     return _reply(current_resource(get_checklist(db.session, actor, checklist.id), actor), 201)
+
+
+def _breaks_external_identifier(error: IntegrityError) -> bool:
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return bool(constraint == "uq_checklist_external_identifier")
+    return str(error.orig).startswith("UNIQUE constraint failed: checklist.external_identifier_system")
 
 
 @bp.get("/QuestionnaireResponse/<string:resource_id>")

@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from fhir_adapters.questionnaire_response import CHECKLIST_IDENTIFIER_SYSTEM, to_questionnaire_response
 from service.auth.tokens import create_token
 from service.care_bundles import CareBundleRegistry
+from service.fhir_api import questionnaire_responses
 from service.models import Checklist, ChecklistChange, ChecklistStatus, Delivery, Unit
 from tests.factories import make_unit_offering
 
@@ -111,6 +112,35 @@ def test_a_completed_response_becomes_one_checklist_and_a_retry_finds_it(
     read = client.get(f"{URL}/{checklist_id}", headers=writer)
     assert read.status_code == 200
     assert read.get_json(force=True) == resource
+
+
+def test_a_send_that_raced_another_with_its_identifier_gets_the_first_checklist(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    writer: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two sends of one identifier at once: on PostgreSQL both can pass the look-up before either commits,
+    and the second's insert then breaks the unique identifier. Here the first has committed and the second's
+    look-up is made to miss it, as in that race: the second answers 200 with the first's checklist."""
+    body = {**response_body(app), "identifier": SENDER}
+    first = post(client, writer, body, 201).get_json(force=True)
+    looked_up = questionnaire_responses._existing
+    missed: list[tuple[str, str]] = []
+
+    def miss_once(pair: tuple[str, str], actor: Any) -> Checklist | None:
+        if not missed:
+            missed.append(pair)
+            return None  # the other request had not committed when this one looked
+        return looked_up(pair, actor)
+
+    monkeypatch.setattr(questionnaire_responses, "_existing", miss_once)
+    second = post(client, writer, body, 200)
+    assert missed == [(SENDER["system"], SENDER["value"])]
+    assert second.get_json(force=True)["id"] == first["id"]
+    assert count(session, Checklist) == 1
+    assert count(session, ChecklistChange) == 2
 
 
 def test_no_identifier_gets_one_minted_and_if_none_exist_is_honoured(
