@@ -4,8 +4,10 @@ system clients whose token allows it, within the units the token sees (another u
 Search parameters: ``identifier`` (``system|value``: the sender's, or Careloop's checklist identifier),
 ``subject:identifier`` (``system|value``, e.g. the NHS number), ``questionnaire`` (a bare canonical matches
 every version, ``url|version`` one), ``status``, ``authored`` (``ge``/``le``/``gt``/``lt``/``eq`` with a
-date or date-time), with ``_count`` (at most 100, default 20), ``_offset`` and ``_sort`` (``authored`` or
-``-authored``); ``next`` links page through the rest. Unknown parameters are refused (400).
+date or date-time), with ``_sort`` (``authored`` or ``-authored``, the default) and the result parameters
+every search takes (``service.fhir_api.serving``: ``_count``, default 20, at most 100, ``_offset``,
+``_summary``, ``_elements``, ``_total``); ``next`` links page through the rest. Unknown parameters are
+refused (400).
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Response, request
 from sqlalchemy import Select, false, func, select
 
-from fhir_adapters.capability import searchset
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.questionnaire_response import CHECKLIST_IDENTIFIER_SYSTEM
 from service.auth import tokens
@@ -32,13 +32,12 @@ from service.fhir_api.questionnaire_responses import (
     with_sender_identifier,
 )
 from service.fhir_api.responses import fhir_response
+from service.fhir_api.serving import NOT_SEARCH_PARAMS, ResultParams, result_params, search_bundle
 from service.fhir_api.views import QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS, base_url, bp
 from service.models import Checklist
 
 _STATUSES = {"in-progress", "completed", "amended", "entered-in-error"}
-_RESULT = {"_count", "_offset", "_sort", "_format", "_total"}
 DEFAULT_COUNT = 20
-MAX_COUNT = 100
 
 
 @bp.get("/QuestionnaireResponse/<string:resource_id>/_history/<string:version_id>")
@@ -91,29 +90,47 @@ def search_questionnaire_response() -> Response:
     query = select(Checklist).where(Checklist.unit_id.in_(actor.unit_ids or ()))
     used: list[tuple[str, str]] = []
     issues: list[Issue] = []
+    params = ResultParams()
+    try:
+        params = result_params(request.args.to_dict(flat=False), default_count=DEFAULT_COUNT)
+    except InvalidInput as bad:  # said with the other problems, in one OperationOutcome
+        issues.extend(bad.issues)
     for key in request.args:
         for raw in request.args.getlist(key):
-            if key in _RESULT:
+            if key in NOT_SEARCH_PARAMS or key == "_sort":
                 continue
             try:
                 query = _filter(query, key, raw)
             except ValueError as problem:
-                issues.append(Issue("error", "invalid", f"{key}={raw[:60]}: {problem}"))
+                # An identifier's value may be a patient's (an NHS number sent without its system): never
+                # echoed; the other parameters' values are.
+                sent = key if "identifier" in key else f"{key}={raw[:60]}"
+                issues.append(Issue("error", "invalid", f"{sent}: {problem}"))
                 continue
             used.append((key, raw))
-    count, offset, descending = _paging(issues)
+    sort = request.args.get("_sort", "-authored")
+    if sort not in ("authored", "-authored"):
+        issues.append(Issue("error", "invalid", f"_sort={sort[:40]}: authored or -authored"))
     if issues:
         raise InvalidInput("bad search parameter", issues=issues)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = Checklist.updated_at.desc() if descending else Checklist.updated_at.asc()
-    rows = db.session.scalars(query.order_by(order, Checklist.id).offset(offset).limit(count)).all()
-    shaping = [("_count", str(count))] + ([("_sort", "-authored" if descending else "authored")])
-    self_url = f"{base_url()}/QuestionnaireResponse?{urlencode(used + shaping + [('_offset', str(offset))])}"
-    bundle = searchset([current_resource(row, actor) for row in rows], self_url=self_url, base_url=base_url())
-    bundle["total"] = total
-    if offset + count < total:
-        following = urlencode(used + shaping + [("_offset", str(offset + count))])
-        bundle["link"].append({"relation": "next", "url": f"{base_url()}/QuestionnaireResponse?{following}"})
+    updated = Checklist.updated_at
+    ordered = query.order_by(updated.desc() if sort == "-authored" else updated.asc(), Checklist.id)
+
+    def fetch(offset: int, limit: int | None) -> list[dict[str, Any]]:
+        rows = db.session.scalars(ordered.offset(offset).limit(limit)).all()
+        return [current_resource(row, actor) for row in rows]
+
+    def count_matches() -> int:
+        return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    bundle = search_bundle(
+        "QuestionnaireResponse",
+        params,
+        [*used, ("_sort", sort)],
+        base_url=base_url(),
+        count_matches=count_matches,
+        fetch=fetch,
+    )
     return fhir_response(bundle)
 
 
@@ -183,25 +200,3 @@ def _instant_range(text: str) -> tuple[dt.datetime, dt.datetime]:
     if moment.tzinfo is None:
         raise ValueError("a date-time needs a time zone")
     return moment, moment + dt.timedelta(seconds=1)
-
-
-def _paging(issues: list[Issue]) -> tuple[int, int, bool]:
-    count, offset, descending = DEFAULT_COUNT, 0, True
-    raw_count = request.args.get("_count")
-    if raw_count is not None:
-        if raw_count.isdigit() and len(raw_count) <= 6:
-            count = min(int(raw_count), MAX_COUNT)
-        else:
-            issues.append(Issue("error", "invalid", f"_count={raw_count[:40]}: a whole number"))
-    raw_offset = request.args.get("_offset")
-    if raw_offset is not None:
-        if raw_offset.isdigit() and len(raw_offset) <= 9:
-            offset = int(raw_offset)
-        else:
-            issues.append(Issue("error", "invalid", f"_offset={raw_offset[:40]}: a whole number"))
-    sort = request.args.get("_sort")
-    if sort is not None:
-        if sort not in ("authored", "-authored"):
-            issues.append(Issue("error", "invalid", f"_sort={sort[:40]}: authored or -authored"))
-        descending = sort == "-authored"
-    return count, offset, descending

@@ -1,4 +1,7 @@
-"""Every ``/fhir`` route: ``metadata``, Questionnaire read and search, ``QuestionnaireResponse/$validate``."""
+"""The ``/fhir`` blueprint, ``metadata``, Questionnaire read and search, ``QuestionnaireResponse/$validate``.
+
+CodeSystem is in ``definitions``; QuestionnaireResponse in its own modules.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,12 @@ from collections.abc import Callable, Mapping
 from email.utils import format_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from fhir_adapters.capability import capability_statement, resource_capability, searchset
-from fhir_adapters.codesystem import code_system
+from fhir_adapters.capability import capability_statement, resource_capability
 from fhir_adapters.operation_outcome import Issue
 from fhir_adapters.sdc_validation import to_operation_outcome, validate_questionnaire_response
 from service.auth import tokens
@@ -22,7 +23,13 @@ from service.care_bundles import current_catalogue
 from service.errors import InvalidInput, NotAcceptable, NotFound
 from service.fhir_api.request_body import named_questionnaire, questionnaire_response_from, read_fhir_json
 from service.fhir_api.responses import fhir_response
-from service.fhir_api.serving import CAPABILITY_DATE, RESULT_PARAMS, result_params
+from service.fhir_api.serving import (
+    CAPABILITY_DATE,
+    NOT_SEARCH_PARAMS,
+    RESULT_PARAMS_DOC,
+    result_params,
+    search_list,
+)
 
 bp = Blueprint("fhir_api", __name__, url_prefix="/fhir")
 
@@ -50,7 +57,8 @@ SECURITY = (
     "Bearer tokens made with `flask tokens`, bound to a site (and one unit for writes), with SMART v2 system "
     "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
     ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
-    "valid and allow them. CodeSystem read and search are public. QuestionnaireResponse create needs "
+    "valid and allow them. CodeSystem read and search are public. "
+    "QuestionnaireResponse create needs "
     "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; update needs .u; read, vread "
     "and history need .r, search .s; "
     "QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
@@ -95,14 +103,16 @@ def metadata() -> Response:
                     "Questionnaire",
                     documentation=(
                         "Read by a version's id (oasi-care-bundle-2.0.0). The id of a canonical URL "
-                        "(.../Questionnaire/oasi-care-bundle) redirects (302) to its latest version."
+                        "(.../Questionnaire/oasi-care-bundle) redirects (302) to its latest version. "
+                        "Search: Prefer: handling=lenient ignores unknown parameters. "
+                        f"{RESULT_PARAMS_DOC}"
                     ),
                     interactions=("read", "search-type"),
                     search_params=QUESTIONNAIRE_SEARCH_PARAMS,
                 ),
                 resource_capability(
                     "CodeSystem",
-                    documentation="Each care bundle's own answer codes; public.",
+                    documentation=f"Each care bundle's own answer codes; public. {RESULT_PARAMS_DOC}",
                     interactions=("read", "search-type"),
                     search_params=(("url", "uri", "The canonical URL"),),
                 ),
@@ -114,7 +124,8 @@ def metadata() -> Response:
                         "url|version. read: the current version; vread and history: the versions "
                         "that keep a QuestionnaireResponse (final ones and the current one). update: "
                         "If-Match required (stale: 412); the status sent saves, completes, amends or marks "
-                        "it entered in error."
+                        "it entered in error. search: 20 a page unless _count says, newest first unless "
+                        f"_sort=authored. {RESULT_PARAMS_DOC}"
                     ),
                     interactions=("create", "read", "vread", "update", "history-instance", "search-type"),
                     search_params=QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS,
@@ -147,79 +158,18 @@ def read_questionnaire(resource_id: str) -> ResponseReturnValue:
 def search_questionnaire() -> Response:
     tokens.require("Questionnaire", "search", optional=True)
     lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "")
-    params, shaping = result_params(request.args.to_dict(flat=False))
+    params = result_params(request.args.to_dict(flat=False))
     predicates, used = _parse_search(request.args, lenient=lenient)
     matches = [
         entry.served
         for entry in current_catalogue()
         if all(predicate(entry.questionnaire) for predicate in predicates)
     ]
-    offset = _offset(request.args.get("_offset"))
-    base_query = used + shaping
-    self_url = f"{base_url()}/Questionnaire" + (f"?{urlencode(base_query)}" if base_query else "")
-    page = matches if params.summary != "count" else []
-    if params.count is not None:
-        page = page[offset : offset + params.count]
-    bundle = searchset([params.shape(resource) for resource in page], self_url=self_url, base_url=base_url())
-    bundle["total"] = len(matches)
-    if params.total == "none":
-        bundle.pop("total")
-    if params.count is not None and params.summary != "count" and offset + params.count < len(matches):
-        following = [*base_query, ("_offset", str(offset + params.count))]
-        bundle["link"].append(
-            {"relation": "next", "url": f"{base_url()}/Questionnaire?{urlencode(following)}"}
-        )
-    return fhir_response(bundle)
-
-
-def _offset(raw: str | None) -> int:
-    if raw is None:
-        return 0
-    if not raw.isdigit() or len(raw) > 9:
-        raise InvalidInput(
-            "bad _offset", issues=[Issue("error", "invalid", f"_offset={raw[:40]}: a whole number")]
-        )
-    return int(raw)
+    return fhir_response(search_list("Questionnaire", params, used, matches, base_url=base_url()))
 
 
 def _http_date(instant: str) -> str:
     return format_datetime(dt.datetime.fromisoformat(instant), usegmt=True)
-
-
-@bp.get("/CodeSystem/<string:resource_id>")
-def read_code_system(resource_id: str) -> Response:
-    """A care bundle's own answer codes (``{base}/CodeSystem/<care bundle id>``): public terminology."""
-    resource = _code_system(resource_id)
-    if resource is None:
-        raise NotFound(f"CodeSystem/{resource_id} is not known here", expression="CodeSystem.id")
-    return fhir_response(resource)
-
-
-@bp.get("/CodeSystem")
-def search_code_system() -> Response:
-    """``url`` (the canonical) is the one search parameter; with none, every code system."""
-    unknown = sorted(set(request.args) - {"url", "_format"})
-    if unknown:
-        problem = Issue("error", "invalid", f"{unknown[0][:40]}: the CodeSystem search takes url only")
-        raise InvalidInput("bad search parameter", issues=[problem])
-    wanted = request.args.getlist("url")
-    found = [
-        resource
-        for care_bundle_id in current_catalogue().latest
-        if (resource := _code_system(care_bundle_id)) is not None
-        and (not wanted or resource["url"] in wanted)
-    ]
-    self_url = f"{base_url()}/CodeSystem" + (f"?{urlencode([('url', u) for u in wanted])}" if wanted else "")
-    return fhir_response(searchset(found, self_url=self_url, base_url=base_url()))
-
-
-def _code_system(care_bundle_id: str) -> dict[str, Any] | None:
-    catalogue = current_catalogue()
-    latest = catalogue.latest.get(care_bundle_id)
-    if latest is None:
-        return None
-    older = [e.care_bundle for e in catalogue if e.care_bundle.id == care_bundle_id and e is not latest]
-    return code_system([*older, latest.care_bundle])
 
 
 @bp.post("/QuestionnaireResponse/$validate")
@@ -249,7 +199,7 @@ def _parse_search(
     issues: list[Issue] = []
     for key in args:
         name, _, modifier = key.partition(":")
-        if name in ("_format", "_offset") or name in RESULT_PARAMS:
+        if name in NOT_SEARCH_PARAMS:
             continue
         if lenient and name not in _KNOWN_PARAMS:
             continue

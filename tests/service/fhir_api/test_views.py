@@ -51,9 +51,13 @@ def test_metadata_is_an_r4_capability_statement(client: FlaskClient) -> None:
     CapabilityStatement.model_validate(body)
     assert body["fhirVersion"] == "4.0.1"
     assert body["kind"] == "instance"
-    questionnaire, code_system, response = body["rest"][0]["resource"]
-    assert questionnaire["type"] == "Questionnaire"
-    assert (code_system["type"], code_system["searchParam"][0]["name"]) == ("CodeSystem", "url")
+    by_type = {resource["type"]: resource for resource in body["rest"][0]["resource"]}
+    assert list(by_type) == ["Questionnaire", "CodeSystem", "QuestionnaireResponse"]
+    questionnaire, response = by_type["Questionnaire"], by_type["QuestionnaireResponse"]
+    for definitions in ("CodeSystem",):
+        assert [param["name"] for param in by_type[definitions]["searchParam"]] == ["url"]
+    for searched in by_type.values():  # every search takes the result parameters, and says so
+        assert "_summary (true, false, text, data, count)" in searched["documentation"]
     assert {param["name"] for param in questionnaire["searchParam"]} >= {"url", "version", "name", "status"}
     assert [item["code"] for item in questionnaire["interaction"]] == ["read", "search-type"]
     assert response["type"] == "QuestionnaireResponse"
@@ -172,7 +176,7 @@ def test_summary_elements_and_total(client: FlaskClient) -> None:
         assert entry["resource"]["meta"]["tag"][-1]["code"] == "SUBSETTED"
     chosen = get_json(client, "/fhir/Questionnaire?name=oasi&_elements=url,version")
     assert {frozenset(entry["resource"]) for entry in chosen["entry"]} == {
-        frozenset({"resourceType", "id", "meta", "url", "version"})
+        frozenset({"resourceType", "id", "meta", "url", "version", "status"})  # status: mandatory
     }
     assert "total" not in get_json(client, "/fhir/Questionnaire?_total=none")
 
