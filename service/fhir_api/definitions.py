@@ -1,7 +1,7 @@
 """The definitions Careloop publishes besides its Questionnaires, public like them (no token looked at):
-each care bundle's own answer codes as a ``CodeSystem`` (``{base}/CodeSystem/<care bundle id>``). Read by
-id; searched by ``url`` (the canonical) with the result parameters every search takes; any other parameter
-is a 400.
+each care bundle's own answer codes as a ``CodeSystem`` (``{base}/CodeSystem/<care bundle id>``) and the
+extensions it defines as ``StructureDefinition``s (``{base}/StructureDefinition/<id>``). Read by id; searched
+by ``url`` (the canonical) with the result parameters every search takes; any other parameter is a 400.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from flask import Response, request
 
 from fhir_adapters.codesystem import code_system
 from fhir_adapters.operation_outcome import Issue
+from fhir_adapters.structuredefinition import BY_ID, structure_definition, structure_definitions
 from service.care_bundles import current_catalogue
 from service.errors import InvalidInput, NotFound
 from service.fhir_api.responses import fhir_response
@@ -47,6 +48,23 @@ def _code_system(care_bundle_id: str) -> dict[str, Any] | None:
         return None
     older = [e.care_bundle for e in catalogue if e.care_bundle.id == care_bundle_id and e is not latest]
     return code_system([*older, latest.care_bundle])
+
+
+@bp.get("/StructureDefinition/<string:resource_id>")
+def read_structure_definition(resource_id: str) -> Response:
+    """An extension Careloop defines, by the last segment of its URL (``care-bundle-anchor``)."""
+    definition = BY_ID.get(resource_id)
+    if definition is None:
+        raise NotFound(
+            f"StructureDefinition/{resource_id[:80]} is not known here", expression="StructureDefinition.id"
+        )
+    return fhir_response(structure_definition(definition))
+
+
+@bp.get("/StructureDefinition")
+def search_structure_definition() -> Response:
+    """``url`` (the canonical) is the one search parameter; with none, every extension defined."""
+    return _search_by_url("StructureDefinition", structure_definitions())
 
 
 def _search_by_url(resource_type: str, resources: Sequence[Mapping[str, Any]]) -> Response:

@@ -1,6 +1,6 @@
 """The ``/fhir`` blueprint, ``metadata``, Questionnaire read and search, ``QuestionnaireResponse/$validate``.
 
-CodeSystem is in ``definitions``; QuestionnaireResponse in its own modules.
+CodeSystem and StructureDefinition are in ``definitions``; QuestionnaireResponse in its own modules.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ SECURITY = (
     "Bearer tokens made with `flask tokens`, bound to a site (and one unit for writes), with SMART v2 system "
     "scopes (system/Questionnaire.rs, system/QuestionnaireResponse.rs, system/QuestionnaireResponse.cu; v1 "
     ".read/.write/.* accepted). Questionnaire read and search are public; a token sent with them must be "
-    "valid and allow them. CodeSystem read and search are public. "
+    "valid and allow them. CodeSystem and StructureDefinition read and search are public. "
     "QuestionnaireResponse create needs "
     "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; update needs .u; read, vread "
     "and history need .r, search .s; "
@@ -113,6 +113,15 @@ def metadata() -> Response:
                 resource_capability(
                     "CodeSystem",
                     documentation=f"Each care bundle's own answer codes; public. {RESULT_PARAMS_DOC}",
+                    interactions=("read", "search-type"),
+                    search_params=(("url", "uri", "The canonical URL"),),
+                ),
+                resource_capability(
+                    "StructureDefinition",
+                    documentation=(
+                        "The extensions Careloop defines, each read by the last segment of its URL "
+                        f"(care-bundle-anchor); public. {RESULT_PARAMS_DOC}"
+                    ),
                     interactions=("read", "search-type"),
                     search_params=(("url", "uri", "The canonical URL"),),
                 ),

@@ -23,6 +23,8 @@ EXPECTED = {
     ("POST", "/fhir/QuestionnaireResponse/$validate"): ("QuestionnaireResponse", "operation", "validate"),
     ("GET", "/fhir/CodeSystem/<string:resource_id>"): ("CodeSystem", "interaction", "read"),
     ("GET", "/fhir/CodeSystem"): ("CodeSystem", "interaction", "search-type"),
+    ("GET", "/fhir/StructureDefinition/<string:resource_id>"): ("StructureDefinition", "interaction", "read"),
+    ("GET", "/fhir/StructureDefinition"): ("StructureDefinition", "interaction", "search-type"),
     ("POST", "/fhir/QuestionnaireResponse"): ("QuestionnaireResponse", "interaction", "create"),
     ("PUT", "/fhir/QuestionnaireResponse/<string:resource_id>"): (
         "QuestionnaireResponse",
@@ -84,6 +86,15 @@ def test_the_security_it_states_is_the_one_enforced(client: FlaskClient, session
     assert "Questionnaire read and search are public" in security
     assert client.get("/fhir/Questionnaire").status_code == 200  # as stated: no token needed
     assert client.get("/fhir/Questionnaire", headers={"Authorization": "Bearer clt_nope"}).status_code == 401
+    assert "CodeSystem and StructureDefinition read and search are public" in security
+    for public in (
+        "/fhir/CodeSystem",
+        "/fhir/StructureDefinition",
+        "/fhir/StructureDefinition/care-bundle-anchor",
+    ):
+        # No token needed, and one sent is not looked at.
+        assert client.get(public).status_code == 200
+        assert client.get(public, headers={"Authorization": "Bearer clt_nope"}).status_code == 200
 
 
 def test_the_access_log_names_the_path_only() -> None:

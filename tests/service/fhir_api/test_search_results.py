@@ -12,6 +12,7 @@ from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.structuredefinition import StructureDefinition
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from tests.service.fhir_api.test_questionnaire_responses import OASI_ANSWERS, po
 SEARCHES: dict[str, tuple[Any, str]] = {
     "Questionnaire": (Questionnaire, "title"),
     "CodeSystem": (CodeSystem, "title"),
+    "StructureDefinition": (StructureDefinition, "title"),
     "QuestionnaireResponse": (QuestionnaireResponse, "authored"),
 }
 ALWAYS = {"resourceType", "id", "meta"}

@@ -52,9 +52,9 @@ def test_metadata_is_an_r4_capability_statement(client: FlaskClient) -> None:
     assert body["fhirVersion"] == "4.0.1"
     assert body["kind"] == "instance"
     by_type = {resource["type"]: resource for resource in body["rest"][0]["resource"]}
-    assert list(by_type) == ["Questionnaire", "CodeSystem", "QuestionnaireResponse"]
+    assert list(by_type) == ["Questionnaire", "CodeSystem", "StructureDefinition", "QuestionnaireResponse"]
     questionnaire, response = by_type["Questionnaire"], by_type["QuestionnaireResponse"]
-    for definitions in ("CodeSystem",):
+    for definitions in ("CodeSystem", "StructureDefinition"):
         assert [param["name"] for param in by_type[definitions]["searchParam"]] == ["url"]
     for searched in by_type.values():  # every search takes the result parameters, and says so
         assert "_summary (true, false, text, data, count)" in searched["documentation"]
