@@ -13,6 +13,7 @@ refused (400).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -187,16 +188,33 @@ def _filter(query: Select[Any], key: str, raw: str) -> Select[Any]:
     raise ValueError(f"unknown search parameter; supported: {names}")
 
 
+_PARTIAL_DATE = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?$")
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?P<seconds>:\d{2}(?P<fraction>\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$"
+)
+
+
 def _instant_range(text: str) -> tuple[dt.datetime, dt.datetime]:
-    """The instants a FHIR date or date-time covers: ``2026-03-29`` is that whole UTC day."""
+    """The instants a FHIR date or date-time covers, at its own precision (FHIR search, "date"): ``2026``,
+    ``2026-03`` and ``2026-03-29`` are that whole year, month or day (UTC); a date-time is the minute, second
+    or fraction it names. A date-time needs a time zone."""
+    problem = "a date (2026, 2026-03, 2026-03-29) or a date-time with a time zone (2026-03-29T09:15Z)"
     try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-            return start, start + dt.timedelta(days=1)
+        if (partial := _PARTIAL_DATE.match(text)) is not None:
+            year, month, day = int(partial["year"]), int(partial["month"] or 1), int(partial["day"] or 1)
+            start = dt.datetime(year, month, day, tzinfo=dt.UTC)
+            if partial["day"]:
+                return start, start + dt.timedelta(days=1)
+            if partial["month"]:
+                return start, (start + dt.timedelta(days=32)).replace(day=1)
+            return start, start.replace(year=year + 1)
+        if (whole := _DATE_TIME.match(text)) is None:
+            raise ValueError(problem)
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError("a date (2026-03-29) or a date-time with a time zone") from None
-    if moment.tzinfo is None:
-        raise ValueError("a date-time needs a time zone")
-    return moment, moment + dt.timedelta(seconds=1)
+    except (ValueError, OverflowError):
+        raise ValueError(problem) from None
+    if whole["fraction"]:
+        width = dt.timedelta(seconds=10 ** -(len(whole["fraction"]) - 1))
+    else:
+        width = dt.timedelta(seconds=1 if whole["seconds"] else 60)
+    return moment, moment + width

@@ -252,11 +252,29 @@ def test_search_by_identifier_subject_questionnaire_status_and_authored(
     assert ids("_sort=authored") == [first["id"], second["id"]]
     assert set(ids("authored=ge2000-01-01")) == {first["id"], second["id"]}
     assert ids("authored=lt2000-01-01") == []
+    # A value is searched at its own precision (year, month, day, minute, second), as FHIR date search says.
+    authored = dt.datetime.fromisoformat(first["authored"])
+    this_month, last_year = authored.strftime("%Y-%m"), str(authored.year - 1)
+    assert set(ids(f"authored={this_month}")) == {first["id"], second["id"]}
+    assert set(ids(f"authored=eq{authored.year}")) == {first["id"], second["id"]}
+    assert ids(f"authored={last_year}") == []
+    assert set(ids(f"authored=gt{last_year}")) == {first["id"], second["id"]}
+    assert ids(f"authored=lt{this_month}") == []
+    minute = authored.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+    assert first["id"] in ids(f"authored={minute}")
     paged = client.get(f"{URL}?_count=1&_sort=authored", headers=headers).get_json(force=True)
     assert paged["total"] == 2
     (following,) = [link["url"] for link in paged["link"] if link["relation"] == "next"]
     assert ids(following.split("?", 1)[1]) == [second["id"]]
-    for bad in ("colour=red", "status=done", "authored=yesterday", "_count=x", "identifier=nobar"):
+    for bad in (
+        "colour=red",
+        "status=done",
+        "authored=yesterday",
+        "authored=2026-03-29T09:15",  # a date-time needs its time zone
+        "authored=2026-13",
+        "_count=x",
+        "identifier=nobar",
+    ):
         refused = client.get(f"{URL}?{bad}", headers=headers)
         assert refused.status_code == 400, bad
         assert "expression" not in refused.get_json(force=True)["issue"][0]
