@@ -141,8 +141,9 @@ class Segment:
 class Chart:
     """A computed chart: its points, its segments, its icons, and the options it was computed with.
 
-    ``laney_recommended`` is only ever advice: true on a p-chart when a segment's over-dispersion ratio
-    exceeds ``overdispersion_threshold``; the caller decides whether to draw a p' chart instead.
+    ``laney_recommended`` is only ever advice: true on a p or p' chart when a segment's over-dispersion
+    ratio exceeds ``overdispersion_threshold`` (on a p-chart: offer a p' chart; on a p' chart: the data
+    still call for one); the caller decides which chart to draw. Always False on XmR charts.
     ``screen_moving_ranges`` is None except on XmR charts.
     """
 

@@ -8,8 +8,9 @@ centre +/- (2/3 x 2.66) mR (2 sigma). Source: ../shared/clinical/README.md secti
 Moving-range screening: NHSRplotthedots by default (``screen_outliers = TRUE`` in R/ptd_spc_options.R)
 drops moving ranges of 3.267 mR or more (it keeps those strictly below) and recomputes mR once; the MDC
 Excel tools keep every moving range. ``screen_moving_ranges`` defaults to False, a choice: QI leads in
-NHS trusts compare our charts with the MDC Excel tools, and unscreened limits are the more cautious (wider)
-ones. Callers matching NHSRplotthedots pass True. A baseline whose moving ranges are all 0 is not screened.
+NHS trusts compare our charts with the MDC Excel tools, which keep every moving range, and screening can
+only narrow the limits. Callers matching NHSRplotthedots pass True. A baseline whose moving ranges are all
+0 is not screened.
 
 Periods with value None are gaps: no centre, no limits, never counted by a rule.
 """
