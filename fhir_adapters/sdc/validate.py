@@ -45,12 +45,15 @@ def validate_response(
     questionnaire: Mapping[str, Any] | CompiledQuestionnaire | None, response: Mapping[str, Any]
 ) -> list[Issue]:
     """All problems of ``response`` against ``questionnaire`` (JSON, or compiled once with
-    ``compile_questionnaire`` for speed). ``None`` means the Questionnaire could not be resolved."""
+    ``compile_questionnaire`` for speed). ``None`` means the Questionnaire could not be resolved: an error
+    when the response names one, a warning that the SDC rules were not applied when it names none."""
     if questionnaire is None:
         named = response.get("questionnaire")
-        return [
-            Issue("error", "not-found", f"Questionnaire {named or '(not named)'} could not be found", ROOT)
-        ]
+        if not named:
+            # Nothing to check it against: the FHIR structure was checked; say plainly that no more was.
+            message = "No Questionnaire is named (questionnaire): the SDC rules were not applied"
+            return [Issue("warning", "not-found", message, ROOT)]
+        return [Issue("error", "not-found", f"Questionnaire {named} could not be found", ROOT)]
     if not isinstance(questionnaire, CompiledQuestionnaire):
         questionnaire = compile_questionnaire(questionnaire)
     if response.get("resourceType") != "QuestionnaireResponse":

@@ -74,6 +74,18 @@ def test_unknown_questionnaire_is_not_found(client: FlaskClient, valid_response:
     assert [issue["code"] for issue in found] == ["not-found"]
 
 
+def test_a_response_naming_no_questionnaire_is_checked_for_structure_with_a_warning(
+    client: FlaskClient, valid_response: dict[str, Any]
+) -> None:
+    del valid_response["questionnaire"]
+    issues = post(client, valid_response)
+    assert errors(issues) == []
+    (warning,) = [issue for issue in issues if issue["severity"] == "warning"]
+    assert "SDC rules were not applied" in warning["diagnostics"]
+    valid_response["item"][0]["answer"] = [{"valueBoolean": "yes"}]  # the structure is still checked
+    assert [issue["code"] for issue in errors(post(client, valid_response))] == ["structure"]
+
+
 def test_bare_canonical_means_the_latest_version(
     app: Flask, client: FlaskClient, valid_response: dict[str, Any]
 ) -> None:
