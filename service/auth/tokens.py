@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from flask import Flask, Response, g, request
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service.errors import CareloopError, Forbidden, InvalidInput, NotFound
 from service.extensions import AnySession, db, writes_follow
@@ -171,8 +171,7 @@ def require(resource: str, action: str, *, optional: bool = False) -> Client | N
         raise Unauthorized("the bearer token is not valid (unknown, expired or revoked)")
     client = Client(row, parse_scopes(row.scopes))
     letter = next(letter for letter, name in ACTIONS.items() if name == action)
-    client.token.last_used_at = now
-    _audit_later(row, resource, action)
+    _audit_later(row, resource, action, used_at=now)  # its last use is written with the audit event
     if not client.grant.allows(resource, letter):
         raise Forbidden(f"the token's scopes do not allow {action} on {resource}")
     return client
@@ -193,14 +192,21 @@ class _PendingAudit:
     resource: str
     action: str
     route: str | None
+    #: A valid token's id and the time of this use (``api_token.last_used_at``).
+    token_id: int | None = None
+    used_at: dt.datetime | None = None
 
 
-def _audit_later(row: ApiToken | None, resource: str, action: str) -> None:
+def _audit_later(
+    row: ApiToken | None, resource: str, action: str, *, used_at: dt.datetime | None = None
+) -> None:
     g.careloop_token_audit = _PendingAudit(
         actor=f"token:{row.id}" if row is not None else "token:invalid",
         resource=resource,
         action=action,
         route=request.url_rule.rule if request.url_rule else None,
+        token_id=row.id if row is not None and used_at is not None else None,
+        used_at=used_at,
     )
 
 
@@ -224,7 +230,13 @@ def write_audit(response: Response) -> Response:
     entity_id = (request.view_args or {}).get("resource_id")
     if entity_id is None and response.status_code == 201 and response.headers.get("Location"):
         entity_id = response.headers["Location"].split("/_history/")[0].rsplit("/", 1)[-1]
+    # A GET's reading transaction ends here and the writes begin immediate (SQLite, decision 0008): the
+    # request itself never writes on its read snapshot.
     writes_follow()
+    if pending.token_id is not None:
+        db.session.execute(
+            update(ApiToken).where(ApiToken.id == pending.token_id).values(last_used_at=pending.used_at)
+        )
     db.session.add(
         AuditEvent(
             actor_client=pending.actor,

@@ -230,7 +230,9 @@ def _reply(resource: dict[str, Any], status: int) -> Response:
         headers["Last-Modified"] = format_datetime(moment.astimezone(dt.UTC), usegmt=True)
     prefer = request.headers.get("Prefer", "").replace(" ", "")
     if "return=minimal" in prefer:
-        return Response(status=status, headers=headers)
+        minimal = Response(status=status, headers=headers)
+        del minimal.headers["Content-Type"]  # no body: no media type (and nothing to compress)
+        return minimal
     if "return=OperationOutcome" in prefer:
         done = "created" if status == 201 else "already there (identifier matched): nothing changed"
         return fhir_response(

@@ -54,7 +54,6 @@ QR = "/fhir/QuestionnaireResponse"
 FHIR_JSON = "application/fhir+json"
 SITE, UNIT, OTHER_SITE, OTHER_UNIT = "REST1", "ward-1", "REST2", "ward-2"
 TIMEOUT_S = 30
-POSTGRES = os.environ.get("CARELOOP_TEST_DATABASE_URL", "").startswith("postgresql")
 OASI = CareBundleRegistry.from_directory(PROJECT_ROOT / "bundles").get("oasi-care-bundle", "2.0.0")
 DRAFT = {key: value for key, value in oasi_answers().items() if key in ("birth-time", "birth-mode")}
 
@@ -373,12 +372,6 @@ def test_prefer_chooses_the_body_of_the_answer(api: Client) -> None:
     assert told.headers["Location"].startswith(f"{api.base}{QR}/")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="return=minimal answers Content-Type text/html (Flask's default) and, to a client that accepts "
-    "compression, a compressed empty body (flask-compress compresses text/html): _reply in "
-    "service/fhir_api/questionnaire_responses.py",
-)
 def test_a_minimal_answer_has_no_body_at_all(api: Client) -> None:
     minimal = api.create(body(new_patient()), Prefer="return=minimal")
     assert minimal.headers.get("Content-Length", "0") == "0"
@@ -399,13 +392,6 @@ def test_read_vread_and_history(api: Client) -> None:
     assert (history["entry"][0]["resource"], history["entry"][0]["fullUrl"]) == (made, f"{api.base}{url}")
 
 
-@pytest.mark.xfail(
-    not POSTGRES,
-    strict=True,
-    reason="SQLite: tokens.require sets api_token.last_used_at inside a GET's deferred read transaction; of "
-    "two token reads at once, one flushes it on a stale snapshot: 'database is locked' at once, a 500 "
-    "(decision 0008: a GET calls writes_follow() before it writes)",
-)
 def test_two_reads_at_once_on_both_workers_agree(api: Client, live: Live) -> None:
     made = api.create(body(new_patient())).json()
     url = f"{QR}/{made['id']}"
