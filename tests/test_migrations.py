@@ -7,6 +7,7 @@ database is left alone).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import uuid
@@ -409,3 +410,66 @@ def test_only_one_version_of_a_checklist_is_in_flight_to_a_site(migration_app: F
         connection.execute(sql("UPDATE delivery SET status = 'in-flight' WHERE checklist_version = 2"))
     with pytest.raises(IntegrityError), db.engine.begin() as connection:
         connection.execute(sql("UPDATE delivery SET status = 'in-flight' WHERE checklist_version = 3"))
+
+
+# -- 0007: what compliance reports group and de-duplicate by ---------------------------------------------
+
+
+def test_existing_checklists_get_their_anchor_date_and_episode_key(migration_app: Flask) -> None:
+    upgrade(revision="0006")
+    winter, summer = (
+        dt.datetime(2026, 3, 28, 23, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 30, 23, 30, tzinfo=dt.UTC),
+    )
+    rows = [
+        {"id": uuid.uuid4(), "anchor_time": winter, "encounter_reference": None},
+        {"id": uuid.uuid4(), "anchor_time": summer, "encounter_reference": None},  # 1 July in London (BST)
+        {"id": uuid.uuid4(), "anchor_time": summer, "encounter_reference": "Encounter/77"},
+        {"id": uuid.uuid4(), "anchor_time": None, "encounter_reference": None},
+    ]
+    with db.engine.begin() as connection:
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        for row in rows:
+            connection.execute(
+                insert(Checklist.__table__).values(
+                    care_bundle_id="oasi-care-bundle",
+                    care_bundle_version="2.0.0",
+                    unit_id=1,
+                    patient_identifier="9434765919",
+                    patient_identifier_system="https://fhir.nhs.uk/Id/nhs-number",
+                    **row,
+                )
+            )
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        stored = {
+            row.id: (row.anchor_date, row.episode_key)
+            for row in connection.execute(sql("SELECT id, anchor_date, episode_key FROM checklist")).all()
+        }
+    expected = {}
+    for row in rows:
+        model = Checklist(
+            care_bundle_id="oasi-care-bundle",
+            patient_identifier="9434765919",
+            patient_identifier_system="https://fhir.nhs.uk/Id/nhs-number",
+            anchor_time=row["anchor_time"],
+            encounter_reference=row["encounter_reference"],
+        )
+        model.index_for_reports()  # what the lifecycle's write path sets
+        expected[row["id"]] = (model.anchor_date, model.episode_key)
+    assert {
+        uuid.UUID(str(key)): (dt.date.fromisoformat(str(day)) if day else None, key_)
+        for key, (day, key_) in stored.items()
+    } == expected
+    assert [expected[row["id"]][0] for row in rows] == [
+        dt.date(2026, 3, 28),
+        dt.date(2026, 7, 1),
+        dt.date(2026, 7, 1),
+        None,
+    ]
+    keys = [expected[row["id"]][1] for row in rows]
+    assert keys[0] != keys[1] != keys[2]  # another day, another encounter: other episodes
+    assert keys[3] is None

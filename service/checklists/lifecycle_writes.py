@@ -112,6 +112,7 @@ def record_change(
         if settled is not None:
             write_answers(care_bundle, checklist, settled)
             checklist.anchor_time = _anchor_instant(care_bundle, settled)
+        checklist.index_for_reports()
         checklist.status = status
         if operation is ChangeOperation.COMPLETE:
             checklist.completed_at = now

@@ -8,14 +8,17 @@ one place that writes them.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, get_args
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Numeric,
@@ -35,6 +38,10 @@ from service.models.organisation import Unit, User
 
 if TYPE_CHECKING:
     from service.models.delivery import Delivery
+
+
+#: Compliance reports count periods in this time zone (weeks from Monday, months), as NHS reporting does.
+REPORTING_TIMEZONE = ZoneInfo("Europe/London")
 
 
 class ChecklistStatus(StrEnum):
@@ -79,6 +86,10 @@ class Checklist(Model):
         Index("ix_checklist_care_bundle_unit_completed", "care_bundle_id", "unit_id", "completed_at"),
         # A unit's open checklists (the ward's worklist).
         Index("ix_checklist_unit_status", "unit_id", "status"),
+        # Compliance reports: by care bundle, unit and the anchor's local date (decision 0012).
+        Index("ix_checklist_care_bundle_unit_anchor_date", "care_bundle_id", "unit_id", "anchor_date"),
+        # Possible duplicates: the same care bundle, patient and episode.
+        Index("ix_checklist_episode_key", "episode_key"),
         # One checklist per identifier a FHIR client gave (its retries find it).
         UniqueConstraint(
             "external_identifier_system", "external_identifier_value", name="uq_checklist_external_identifier"
@@ -100,6 +111,12 @@ class Checklist(Model):
     encounter_reference: Mapped[str | None] = mapped_column(String(255))
     #: The event the care bundle's timings run from (time of birth, arrival...); may be unknown at first.
     anchor_time: Mapped[datetime | None] = mapped_column(TZDateTime)
+    #: The anchor's local date in Europe/London: compliance reports put the checklist in its week or month.
+    anchor_date: Mapped[date | None] = mapped_column(Date)
+    #: MD5 of care bundle, patient and episode (the encounter, else the anchor date): checklists sharing it
+    #: are possible duplicates, counted once (decision 0012). Set with ``anchor_date``
+    #: by :meth:`index_for_reports`.
+    episode_key: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(
         String(20),
         default=ChecklistStatus.IN_PROGRESS.value,
@@ -121,6 +138,25 @@ class Checklist(Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     __mapper_args__ = {"version_id_col": version}
+
+    def index_for_reports(self) -> None:
+        """Set ``anchor_date`` and ``episode_key`` from the anchor, patient and encounter (the lifecycle's
+        write path calls this on every change; migration 0007 fills older rows the same way)."""
+        anchor = self.anchor_time
+        if anchor is not None and anchor.tzinfo is None:
+            anchor = anchor.replace(tzinfo=UTC)
+        self.anchor_date = anchor.astimezone(REPORTING_TIMEZONE).date() if anchor is not None else None
+        episode = self.encounter_reference or (
+            f"anchor:{self.anchor_date.isoformat()}" if self.anchor_date is not None else None
+        )
+        self.episode_key = (
+            hashlib.md5(
+                f"{self.care_bundle_id}|{self.patient_identifier_system}|{self.patient_identifier}|{episode}".encode(),
+                usedforsecurity=False,
+            ).hexdigest()
+            if episode is not None
+            else None
+        )
 
     unit: Mapped[Unit] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

@@ -160,6 +160,35 @@ def test_start_stores_an_in_progress_checklist_with_its_anchor(
     assert count(session, Delivery, checklist) == 0
 
 
+def test_every_change_keeps_the_reporting_keys_in_step_with_the_anchor(
+    session: Session, catalogue: CareBundleCatalogue, nurse: Actor, unit: Unit
+) -> None:
+    """A checklist falls in the week or month of its anchor's London date, and checklists of one patient,
+    care bundle and episode share an episode key (decision 0012): set on start, moved with the anchor."""
+    late_evening = dt.datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # 1 July in London (BST)
+    checklist = begin(session, catalogue, nurse, unit, anchor_time=late_evening, encounter=None)
+    assert checklist.anchor_date == dt.date(2026, 7, 1)
+    first_key = checklist.episode_key
+    twin = begin(
+        session, catalogue, nurse, unit, anchor_time=late_evening + dt.timedelta(minutes=5), encounter=None
+    )
+    assert twin.episode_key == first_key  # the same patient, care bundle and day: a possible duplicate
+
+    moved = save_draft(
+        session,
+        catalogue,
+        nurse,
+        checklist.id,
+        base_version=checklist.version,
+        answers={"birth-time": [late_evening - dt.timedelta(days=1)]},
+        now=LATER,
+    )
+    assert moved.anchor_date == dt.date(2026, 6, 30)
+    assert moved.episode_key != first_key
+    with_encounter = begin(session, catalogue, nurse, unit, anchor_time=late_evening)
+    assert with_encounter.episode_key not in (first_key, moved.episode_key)  # Encounter/123: its own episode
+
+
 def test_start_takes_the_latest_published_version_unless_one_is_named(
     session: Session, catalogue: CareBundleCatalogue, nurse: Actor, unit: Unit
 ) -> None:
