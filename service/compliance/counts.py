@@ -111,7 +111,12 @@ def ranked_checklists(scope: Scope, first: dt.date, last: dt.date) -> Any:
         .label("rank")
     )
     return (
-        select(Checklist.id.label("id"), Checklist.anchor_date.label("anchor_date"), rank)
+        select(
+            Checklist.id.label("id"),
+            Checklist.anchor_date.label("anchor_date"),
+            Checklist.care_bundle_version.label("version"),
+            rank,
+        )
         .where(*_scoped(scope, first, last), Checklist.status.in_(FINAL_STATUSES))
         .subquery("ranked")
     )

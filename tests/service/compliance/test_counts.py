@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from service.care_bundles import CareBundleCatalogue
@@ -18,7 +17,7 @@ from service.compliance.counts import Measure, MeasureKind, Scope, checklists_be
 from service.compliance.periods import Interval, Period, periods_covering
 from service.errors import InvalidInput
 from service.models import Checklist, Unit
-from tests.factories import make_member, make_unit_offering, oasi_answers
+from tests.factories import make_unit_offering, oasi_answers
 
 UTC = dt.UTC
 OASI = "oasi-care-bundle"
@@ -28,22 +27,6 @@ MONDAY = dt.date(2026, 3, 2)
 TODAY = dt.date(2026, 6, 1)
 ALL_OR_NONE = Measure(MeasureKind.COMPOSITE, OASI)
 MPP = Measure(MeasureKind.ELEMENT, "mpp")
-
-
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
-
-
-@pytest.fixture
-def unit(session: Session) -> Unit:
-    return make_unit_offering(session, OASI)
-
-
-@pytest.fixture
-def nurse(session: Session, unit: Unit) -> Actor:
-    return Actor(user_id=make_member(session, "nurse", unit).id, unit_ids=frozenset({unit.id}))
 
 
 def birth_on(day: dt.date, hour: int = 10) -> dt.datetime:

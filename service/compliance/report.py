@@ -1,0 +1,175 @@
+"""A compliance report: the counts of one measure per period (``counts``) and its SPC chart (``service.spc``).
+
+The one builder every output uses: the compliance API and its CSV, the ``/reports`` dashboard and the FHIR
+``MeasureReport``. The user chooses the chart (p, or Laney's p' when over-dispersion is found: offered, never
+switched to), the improvement direction (higher compliance is better unless said otherwise), an optional
+target, rebase points and a fixed baseline; the periods where the care bundle version in use changes are
+returned as rebase candidates, never applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from service.care_bundles import CareBundleCatalogue
+from service.compliance.counts import (
+    AnySession,
+    Measure,
+    MeasureKind,
+    PeriodCounts,
+    Scope,
+    count_measure,
+    ranked_checklists,
+)
+from service.compliance.periods import Interval, period_start
+from service.errors import InvalidInput, NotFound
+from service.spc import Chart, ChartKind, ImprovementDirection, p_chart, p_prime_chart, rebase_candidates
+
+
+@dataclass(frozen=True)
+class MeasureInfo:
+    measure: Measure
+    title: str
+    #: The element a rule belongs to (rules), or the composite's members (composites).
+    detail: tuple[str, ...] = ()
+
+
+def measures_of(catalogue: CareBundleCatalogue, care_bundle_id: str) -> list[MeasureInfo]:
+    """Every measure of the care bundle over all its loaded versions, newest wording first: composites,
+    compliance elements, timing rules."""
+    entries = [entry for entry in catalogue if entry.care_bundle.id == care_bundle_id]
+    if not entries:
+        raise NotFound(f"care bundle {care_bundle_id} is not loaded")
+    latest = catalogue.latest[care_bundle_id]
+    ordered = [latest, *(entry for entry in reversed(entries) if entry is not latest)]
+    found: dict[Measure, MeasureInfo] = {}
+    for entry in ordered:
+        bundle = entry.care_bundle
+        for composite in bundle.all_composites:
+            measure = Measure(MeasureKind.COMPOSITE, composite.id)
+            found.setdefault(measure, MeasureInfo(measure, composite.title, tuple(composite.members)))
+        for element in bundle.compliance_elements:
+            measure = Measure(MeasureKind.ELEMENT, element.id)
+            found.setdefault(measure, MeasureInfo(measure, element.text))
+        for rule_id, element, rule in bundle.timing_rules:
+            measure = Measure(MeasureKind.RULE, rule_id)
+            found.setdefault(
+                measure, MeasureInfo(measure, rule.title or f"{element.text}: timing", (element.id,))
+            )
+    order = {MeasureKind.COMPOSITE: 0, MeasureKind.ELEMENT: 1, MeasureKind.RULE: 2}
+    return sorted(found.values(), key=lambda info: order[info.measure.kind])
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    care_bundle_id: str
+    measure: Measure
+    unit_ids: tuple[int, ...]
+    first: dt.date
+    last: dt.date
+    interval: Interval = Interval.WEEK
+    versions: tuple[str, ...] = ()
+    chart: ChartKind = ChartKind.P
+    direction: ImprovementDirection = ImprovementDirection.INCREASE
+    target: float | None = None
+    #: Starts of the periods where the user rebases the limits.
+    rebase_at: tuple[dt.date, ...] = ()
+    #: A fixed baseline: the limits of each segment from its first N points with a value.
+    baseline_points: int | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    request: ReportRequest
+    measure: MeasureInfo
+    periods: tuple[PeriodCounts, ...]
+    chart: Chart
+    #: The care bundle version most of each period's counted checklists used (None: no checklist).
+    versions: tuple[str | None, ...]
+    #: Starts of the periods where that version changes: offered as rebase points, never applied.
+    rebase_candidates: tuple[dt.date, ...]
+
+
+def build_report(
+    session: AnySession, catalogue: CareBundleCatalogue, request: ReportRequest, today: dt.date
+) -> Report:
+    """Counts and chart of ``request``; InvalidInput for a measure the care bundle does not have, a chart
+    that is not a proportion chart, a target outside 0 to 1 or a rebase point that starts no period."""
+    info = {item.measure: item for item in measures_of(catalogue, request.care_bundle_id)}.get(
+        request.measure
+    )
+    if info is None:
+        raise InvalidInput(
+            f"the care bundle {request.care_bundle_id} has no {request.measure.kind} of that id"
+        )
+    if request.chart not in (ChartKind.P, ChartKind.P_PRIME):
+        raise InvalidInput("compliance is a proportion: choose a p or a p' chart")
+    if request.target is not None and not 0 <= request.target <= 1:
+        raise InvalidInput("a target is a proportion from 0 to 1")
+    scope = Scope(request.care_bundle_id, request.unit_ids, request.versions)
+    periods = count_measure(
+        session,
+        scope,
+        request.measure,
+        first=request.first,
+        last=request.last,
+        interval=request.interval,
+        today=today,
+    )
+    starts = [period.period.start for period in periods]
+    unknown = [day for day in request.rebase_at if day not in starts]
+    if unknown:
+        raise InvalidInput("a rebase point must be the first day of a period in the range")
+    draw = p_chart if request.chart is ChartKind.P else p_prime_chart
+    chart = draw(
+        [period.numerator for period in periods],
+        [period.denominator for period in periods],
+        improvement_direction=request.direction,
+        target=request.target,
+        rebase_at=tuple(sorted(starts.index(day) for day in set(request.rebase_at))),
+        baseline_length=request.baseline_points,
+    )
+    versions = _versions_in_use(session, scope, periods, request.interval)
+    candidates = _carried(versions)
+    return Report(
+        request=request,
+        measure=info,
+        periods=tuple(periods),
+        chart=chart,
+        versions=versions,
+        rebase_candidates=tuple(starts[index] for index in rebase_candidates(candidates)),
+    )
+
+
+def _versions_in_use(
+    session: AnySession, scope: Scope, periods: list[PeriodCounts], interval: Interval
+) -> tuple[str | None, ...]:
+    if not periods or not scope.unit_ids:
+        return tuple(None for _ in periods)
+    ranked = ranked_checklists(scope, periods[0].period.start, periods[-1].period.end - dt.timedelta(days=1))
+    query = (
+        select(ranked.c.anchor_date, ranked.c.version, func.count())
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.anchor_date, ranked.c.version)
+    )
+    used: dict[dt.date, Counter[str]] = defaultdict(Counter)
+    for day, version, number in session.execute(query):
+        used[period_start(day, interval)][version] += number
+    return tuple(
+        used[period.period.start].most_common(1)[0][0] if used[period.period.start] else None
+        for period in periods
+    )
+
+
+def _carried(versions: tuple[str | None, ...]) -> list[str]:
+    """Each period's version, a period without checklists taking the one before it (so a gap is no change)."""
+    carried: list[str] = []
+    last = next((version for version in versions if version is not None), "")
+    for version in versions:
+        last = version if version is not None else last
+        carried.append(last)
+    return carried
