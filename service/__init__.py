@@ -13,6 +13,7 @@ from service.admin import admin_bp, register_admin_cli
 from service.auth import init_auth
 from service.care_bundles import init_care_bundles
 from service.cli import register_cli
+from service.compliance.api import init_compliance_api
 from service.config import PROJECT_ROOT, configure
 from service.delivery.views import bp as deliveries_bp
 from service.extensions import db, init_read_only_requests, migrate
@@ -21,6 +22,7 @@ from service.fhir_api import register_error_handlers
 from service.home import bp as home_bp
 from service.home.frontend import init_frontend
 from service.home.security import init_security_headers
+from service.reports import bp as reports_bp
 from service.server_timing import init_server_timing
 from service.ward import bp as ward_bp
 from service.ward.offline import init_offline
@@ -57,6 +59,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_offline(app)
     app.register_blueprint(deliveries_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(reports_bp)
+    init_compliance_api(app)
     # /fhir is a token-authenticated API: its clients send no cookies, so there is no request to forge.
     init_auth(app, csrf_exempt=(fhir_bp,))
     register_error_handlers(app)

@@ -43,7 +43,7 @@ def measures_of(catalogue: CareBundleCatalogue, care_bundle_id: str) -> list[Mea
     compliance elements, timing rules."""
     entries = [entry for entry in catalogue if entry.care_bundle.id == care_bundle_id]
     if not entries:
-        raise NotFound(f"care bundle {care_bundle_id} is not loaded")
+        raise NotFound(f"care bundle {care_bundle_id[:64]} is not loaded")
     latest = catalogue.latest[care_bundle_id]
     ordered = [latest, *(entry for entry in reversed(entries) if entry is not latest)]
     found: dict[Measure, MeasureInfo] = {}

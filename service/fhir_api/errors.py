@@ -1,11 +1,14 @@
-"""Errors under ``/fhir`` become ``OperationOutcome``s, routing errors too (they never reach a blueprint)."""
+"""Errors under ``/fhir`` become ``OperationOutcome``s, routing errors too (they never reach a blueprint);
+errors under ``/api`` become JSON."""
 
 from __future__ import annotations
 
 import logging
 import traceback
+from http import HTTPStatus
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from fhir_adapters.operation_outcome import Issue
@@ -45,15 +48,35 @@ def _challenge(response: Response) -> Response:
     return response
 
 
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _api_error(status: int, message: str, errors: Any = None) -> Response:
+    """The JSON error of ``/api`` (flask-smorest's shape): never HTML, never the client's values echoed."""
+    body: dict[str, Any] = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CareloopError)
     def domain_error(error: CareloopError) -> Response | tuple[str, int]:
         if _is_fhir_request():
             return _challenge(outcome_response(error.issues, error.status))
+        if _is_api_request():
+            return _api_error(error.status, error.message)
         return error.message, error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | HTTPException:
+        if _is_api_request():
+            # webargs puts the fields it refused in ``data["messages"]`` (names and problems, not values).
+            messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
+            return _api_error(error.code or 500, error.description or error.name, messages)
         if not _is_fhir_request():
             return error
         status = error.code or 500
@@ -78,4 +101,6 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if _is_fhir_request():
             return outcome_response([Issue("fatal", "exception", "Internal server error")], 500)
+        if _is_api_request():
+            return _api_error(500, "Internal server error")
         return "Internal server error", 500
