@@ -2,8 +2,8 @@
 writes), stored hashed, made, listed and revoked with ``flask tokens``; every use audited.
 
 Scopes: SMART v2 ``system/<Resource>.<cruds>`` (``system/QuestionnaireResponse.rs``, ``.cu``), and v1
-``system/<Resource>.read`` (= ``rs``), ``.write`` (= ``cud``) and ``.*`` (= ``cruds``). ``<Resource>`` is
-``Questionnaire`` or ``QuestionnaireResponse``; anything else is refused when the token is made.
+``system/<Resource>.read`` (= ``rs``), ``.write`` (= ``cud``) and ``.*`` (= ``cruds``). ``<Resource>`` is one
+of :data:`RESOURCES`; anything else is refused when the token is made.
 
 Missing (where a token is required), unknown, expired or revoked: 401. Valid but without the scope: 403.
 Each answer carries an OperationOutcome (``service.fhir_api.errors``).
@@ -25,7 +25,9 @@ from service.errors import CareloopError, Forbidden, InvalidInput, NotFound
 from service.extensions import AnySession, db, writes_follow
 from service.models import ApiToken, AuditAction, AuditEvent, AuditOutcome, Site, Unit
 
-RESOURCES: Final = frozenset({"Questionnaire", "QuestionnaireResponse"})
+#: What a token may be granted: the forms and their responses, and compliance (``MeasureReport``: the
+#: compliance API and the FHIR MeasureReports; ``Measure``: their definitions).
+RESOURCES: Final = frozenset({"Questionnaire", "QuestionnaireResponse", "Measure", "MeasureReport"})
 _V2 = re.compile(r"^system/(?P<resource>[A-Za-z]+)\.(?P<actions>c?r?u?d?s?)$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 #: What each action letter allows.
@@ -58,7 +60,7 @@ def parse_scopes(text: str) -> Grant:
     for scope in scopes:
         resource, _, actions = scope.removeprefix("system/").rpartition(".")
         if not scope.startswith("system/") or resource not in RESOURCES:
-            raise InvalidInput(f"scope {scope[:80]!r}: system/<Questionnaire|QuestionnaireResponse>.<cruds>")
+            raise InvalidInput(f"scope {scope[:80]!r}: system/<{'|'.join(sorted(RESOURCES))}>.<cruds>")
         letters = _V1.get(actions)
         if letters is None:
             match = _V2.match(scope)
