@@ -473,3 +473,44 @@ def test_existing_checklists_get_their_anchor_date_and_episode_key(migration_app
     keys = [expected[row["id"]][1] for row in rows]
     assert keys[0] != keys[1] != keys[2]  # another day, another encounter: other episodes
     assert keys[3] is None
+
+
+# -- 0008: a user permission to see patient identifiers in the compliance drill-down ----------------------
+
+
+def test_existing_users_do_not_get_the_identifier_permission(migration_app: Flask) -> None:
+    upgrade(revision="0007")
+    with db.engine.begin() as connection:
+        connection.execute(
+            sql(
+                "INSERT INTO user_account (username, display_name, password_hash, role) "
+                "VALUES ('lead', 'Lead', 'x', 'qi_lead'), ('admin', 'Admin', 'x', 'admin')"
+            )
+        )
+
+    upgrade()
+
+    with db.engine.connect() as connection:
+        granted = connection.execute(
+            sql("SELECT username, can_read_patient_identifiers FROM user_account ORDER BY username")
+        ).all()
+    assert [(name, bool(value)) for name, value in granted] == [("admin", False), ("lead", False)]
+    downgrade(revision="0007")
+    columns = {column["name"] for column in inspect(db.engine).get_columns("user_account")}
+    assert "can_read_patient_identifiers" not in columns
+
+
+def test_0008_can_be_written_out_as_postgresql_sql(capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app(
+        {"ENV": "testing", "SECRET_KEY": "test", "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
+    )
+    with app.app_context():
+        upgrade(sql=True, revision="0007:0008")
+    sql_text = capsys.readouterr().out
+    assert (
+        "ALTER TABLE user_account ADD COLUMN can_read_patient_identifiers BOOLEAN DEFAULT false NOT NULL"
+        in sql_text
+    )
+    assert (
+        "UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007'" in sql_text
+    )

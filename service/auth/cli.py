@@ -12,10 +12,11 @@ from typing import NoReturn
 import click
 from flask.cli import AppGroup
 
+from service.admin import audit
 from service.auth import users
 from service.errors import CareloopError
 from service.extensions import db
-from service.models import Role
+from service.models import AuditAction, Role
 
 users_cli = AppGroup("users", help="Local accounts: create, passwords, units, deactivation.")
 
@@ -132,3 +133,43 @@ def list_command() -> None:
         units = ", ".join(f"{unit.site.code}/{unit.code}" for unit in user.units) or "no units"
         state = "active" if user.active else "inactive"
         click.echo(f"{user.username:<20} {user.role:<10} {state:<8} {user.display_name}  [{units}]")
+
+
+@users_cli.command("grant-identifiers")
+@click.argument("username")
+def grant_identifiers_command(username: str) -> None:
+    """Let a QI lead or admin see patient identifiers in the compliance drill-down (each read audited).
+    Nobody has this by default, whatever their role."""
+    _set_identifier_permission(username, granted=True)
+
+
+@users_cli.command("revoke-identifiers")
+@click.argument("username")
+def revoke_identifiers_command(username: str) -> None:
+    """Stop a user seeing patient identifiers in the compliance drill-down."""
+    _set_identifier_permission(username, granted=False)
+
+
+def _set_identifier_permission(username: str, *, granted: bool) -> None:
+    try:
+        user = users.find_user(db.session, username)
+    except CareloopError as error:
+        _fail(error)
+    if user.can_read_patient_identifiers != granted:
+        user.can_read_patient_identifiers = granted
+        # Who may see identifiers is itself audited, as other admin changes are.
+        audit.record(
+            db.session,
+            audit.CLI_ACTOR,
+            AuditAction.UPDATE,
+            "user",
+            user.id,
+            can_read_patient_identifiers=granted,
+        )
+    db.session.commit()
+    if granted and user.role not in (Role.QI_LEAD.value, Role.ADMIN.value):
+        click.echo(f"note: {user.username} is a {user.role}; only QI leads and admins use the compliance API")
+    click.echo(
+        f"{user.username} {'may now see' if granted else 'no longer sees'} patient identifiers "
+        "in the compliance drill-down"
+    )

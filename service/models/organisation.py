@@ -192,6 +192,9 @@ class User(Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, server_default=func.now())
+    #: May see patient identifiers in the compliance drill-down (each such read audited); no role has it by
+    #: default: ``flask users grant-identifiers`` (migration 0008).
+    can_read_patient_identifiers: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     units: Mapped[list[Unit]] = relationship(
         secondary=user_unit, back_populates="users", order_by="Unit.code"
