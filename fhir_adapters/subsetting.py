@@ -34,6 +34,14 @@ SUMMARY_ELEMENTS: Mapping[str, frozenset[str]] = {
     | _CANONICAL
     | {"keyword", "fhirVersion", "kind", "abstract", "context", "contextInvariant", "type"}
     | {"baseDefinition", "derivation"},
+    "Measure": _ALWAYS
+    | _CANONICAL
+    | {"effectivePeriod", "disclaimer", "scoring", "compositeScoring", "type", "riskAdjustment"}
+    | {"rateAggregation", "rationale", "clinicalRecommendationStatement", "improvementNotation"}
+    | {"definition", "guidance", "description"},
+    "MeasureReport": _ALWAYS
+    | {"identifier", "status", "type", "measure", "subject", "date", "reporter", "period"}
+    | {"improvementNotation"},
 }
 #: The mandatory (1..) elements of each resource type served, in R4.
 MANDATORY_ELEMENTS: Mapping[str, frozenset[str]] = {
@@ -41,6 +49,8 @@ MANDATORY_ELEMENTS: Mapping[str, frozenset[str]] = {
     "QuestionnaireResponse": frozenset({"status"}),
     "CodeSystem": frozenset({"status", "content"}),
     "StructureDefinition": frozenset({"url", "name", "status", "kind", "abstract", "type"}),
+    "Measure": frozenset({"status"}),
+    "MeasureReport": frozenset({"status", "type", "measure"}),
 }
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.measure import Measure
+from fhir.resources.R4B.measurereport import MeasureReport
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from fhir.resources.R4B.structuredefinition import StructureDefinition
@@ -17,6 +19,8 @@ MODELS: dict[str, Any] = {
     "QuestionnaireResponse": QuestionnaireResponse,
     "CodeSystem": CodeSystem,
     "StructureDefinition": StructureDefinition,
+    "Measure": Measure,
+    "MeasureReport": MeasureReport,
 }
 RESPONSE = {
     "resourceType": "QuestionnaireResponse",
