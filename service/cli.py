@@ -67,12 +67,17 @@ demo_cli = AppGroup("demo", help="Demo data for trying Careloop out.")
     help="FHIR base URL the demo sites write completed checklists to (make run: its local FHIR server).",
 )
 def demo_load(ehr_url: str | None) -> None:
-    """Create the demo site, units and users (idempotent). Refused in production: the passwords are public."""
+    """Create the demo site, units and users (idempotent). Refused in production: the passwords are public.
+
+    Also 30 weeks of completed OASI checklists on the SPC demo ward whose all-or-none chart is a published
+    p-chart (service/demo_spc.py), one transaction per week.
+    """
     import dataclasses
     import datetime as dt
 
     from service.care_bundles import current_catalogue
     from service.demo import connect_demo_ehr, load_demo_checklists, load_demo_data
+    from service.demo_spc import load_spc_weeks
     from service.extensions import db
 
     if current_app.config["ENV"] == "production":
@@ -85,9 +90,13 @@ def demo_load(ehr_url: str | None) -> None:
     if ehr_url:
         connect_demo_ehr(db.session, ehr_url)
     db.session.commit()
-    checklists = load_demo_checklists(db.session, current_catalogue(), dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    checklists = load_demo_checklists(db.session, current_catalogue(), now)
     db.session.commit()
-    click.echo(f"demo data: {dataclasses.replace(summary, checklists_created=checklists)}")
+    spc = load_spc_weeks(db.session, current_catalogue(), now, week_done=db.session.commit)
+    db.session.commit()
+    summary = dataclasses.replace(summary, checklists_created=checklists, spc_checklists_created=spc)
+    click.echo(f"demo data: {summary}")
 
 
 @demo_cli.command("logins")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, scoped_session
 from service.auth.users import hash_password
 from service.care_bundles import CareBundleCatalogue
 from service.checklists import Actor, save_draft, start
+from service.demo_spc import SPC_CARE_BUNDLE, SPC_CARE_BUNDLE_VERSION, SPC_UNIT_CODE, SPC_UNIT_NAME
 from service.models import Checklist, Role, Site, Unit, User
 
 DEMO_SITE_CODE: Final = "DEMO1"
@@ -32,6 +33,8 @@ class DemoUnit(NamedTuple):
     name: str
     care_bundle_ids: tuple[str, ...]
     site_code: str = DEMO_SITE_CODE
+    #: (care bundle id, version) pairs the unit is pinned to when the demo first offers them.
+    pinned: tuple[tuple[str, str], ...] = ()
 
 
 #: The demo units and the care bundles (ids of ``bundles/*.yaml``) each offers.
@@ -43,6 +46,13 @@ DEMO_UNITS: Final = (
     DemoUnit("camhs", "Child and Adolescent Mental Health Service", ("i-thrive",)),
     DemoUnit("ltc-clinic", "Long-term Conditions Clinic", ("three-dlc",)),
     DemoUnit("icu-follow-up", "ICU Recovery Clinic", ("inspire",), DEMO_SCOTTISH_SITE_CODE),
+    # 30 weeks of completed checklists reproducing a published p-chart (service.demo_spc).
+    DemoUnit(
+        SPC_UNIT_CODE,
+        SPC_UNIT_NAME,
+        (SPC_CARE_BUNDLE,),
+        pinned=((SPC_CARE_BUNDLE, SPC_CARE_BUNDLE_VERSION),),
+    ),
 )
 _SITES: Final = {DEMO_SITE_CODE: DEMO_SITE_NAME, DEMO_SCOTTISH_SITE_CODE: DEMO_SCOTTISH_SITE_NAME}
 
@@ -63,7 +73,12 @@ DEMO_LOGINS: Final[list[DemoLogin]] = [
         "clinic", "demo-clinic", Role.CLINICIAN.value, "Clinician: renal unit, CAMHS, long-term conditions"
     ),
     DemoLogin("icu", "demo-icu-scot", Role.CLINICIAN.value, "ICU recovery clinician (Scotland), InS:PIRE"),
-    DemoLogin("qilead", "demo-qilead", Role.QI_LEAD.value, "Quality improvement lead, all demo units"),
+    DemoLogin(
+        "qilead",
+        "demo-qilead",
+        Role.QI_LEAD.value,
+        "Quality improvement lead, all demo units (charts: SPC demo ward)",
+    ),
     DemoLogin("admin", "demo-admin", Role.ADMIN.value, "Administrator, all demo units"),
 ]
 
@@ -91,6 +106,8 @@ class DemoSummary:
     #: Care bundle offers and user-unit memberships added.
     links_created: int = 0
     checklists_created: int = 0
+    #: Completed checklists of the SPC demo ward (``service.demo_spc``).
+    spc_checklists_created: int = 0
 
     @property
     def created(self) -> int:
@@ -100,6 +117,7 @@ class DemoSummary:
             + self.users_created
             + self.links_created
             + self.checklists_created
+            + self.spc_checklists_created
         )
 
     def __str__(self) -> str:
@@ -108,7 +126,8 @@ class DemoSummary:
         return (
             f"created {self.sites_created} site(s), {self.units_created} unit(s), "
             f"{self.users_created} user(s), {self.links_created} link(s), "
-            f"{self.checklists_created} open checklist(s)"
+            f"{self.checklists_created} open checklist(s), "
+            f"{self.spc_checklists_created} completed checklist(s) on the SPC demo ward"
         )
 
 
@@ -140,6 +159,9 @@ def load_demo_data(session: Session | scoped_session[Any]) -> DemoSummary:
         for care_bundle_id in spec.care_bundle_ids:
             if care_bundle_id not in unit.care_bundle_ids:
                 unit.care_bundle_ids.append(care_bundle_id)
+                link = unit.care_bundle_link(care_bundle_id)
+                if link is not None:
+                    link.pinned_version = dict(spec.pinned).get(care_bundle_id)
                 links += 1
 
     for login in DEMO_LOGINS:

@@ -34,12 +34,12 @@ def test_loading_twice_creates_nothing_new(session: Session) -> None:
     counts = row_counts(session)
     second = load_demo_data(session)
 
-    assert (first.sites_created, first.units_created, first.users_created) == (2, 7, 7)
+    assert (first.sites_created, first.units_created, first.users_created) == (2, 8, 7)
     assert first.links_created > 0
     assert second == DemoSummary()
     assert second.created == 0
     assert str(second) == "already loaded, nothing created"
-    assert "created 2 site(s), 7 unit(s), 7 user(s)" in str(first)
+    assert "created 2 site(s), 8 unit(s), 7 user(s)" in str(first)
     assert row_counts(session) == counts
 
 
