@@ -1,7 +1,4 @@
-"""The compliance API for QI leads and their tools (issue 11): flask-smorest; OpenAPI at
-``/api/openapi.json``. Errors are JSON: ``{"code", "status", "message", "errors"}`` (as flask-smorest's).
-
-``GET /api/compliance/measures?care_bundle=<id>``: the measures a care bundle reports (its composites,
+"""``GET /api/compliance/measures?care_bundle=<id>``: the measures a care bundle reports (its composites,
 compliance elements and timing rules over every loaded version), the words the other endpoints take. The
 care bundle definitions are published (as Questionnaires), so this list needs no sign-in; everything that
 counts checklists does.
@@ -11,20 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
-from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 
 from service.care_bundles import current_catalogue
+from service.compliance.api.blueprint import bp
 from service.compliance.report import measures_of
-
-api = Api()
-bp = Blueprint(
-    "compliance_api",
-    __name__,
-    url_prefix="/api/compliance",
-    description="Compliance of care bundles per unit or site and period, with SPC charts.",
-)
 
 
 class MeasuresQuery(Schema):
@@ -52,13 +40,3 @@ def list_measures(care_bundle: str) -> list[dict[str, Any]]:
         }
         for info in measures_of(current_catalogue(), care_bundle)
     ]
-
-
-def init_compliance_api(app: Flask) -> None:
-    app.config.setdefault("API_TITLE", "Careloop compliance API")
-    app.config.setdefault("API_VERSION", "1")
-    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
-    app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
-    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api.init_app(app)
-    api.register_blueprint(bp)
