@@ -50,7 +50,7 @@ MANDATORY_ELEMENTS: Mapping[str, frozenset[str]] = {
     "CodeSystem": frozenset({"status", "content"}),
     "StructureDefinition": frozenset({"url", "name", "status", "kind", "abstract", "type"}),
     "Measure": frozenset({"status"}),
-    "MeasureReport": frozenset({"status", "type", "measure"}),
+    "MeasureReport": frozenset({"status", "type", "measure", "period"}),
 }
 
 
