@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.fhir_api import (  # noqa: F401  (they add their routes to bp)
     definitions,
+    measures,
     questionnaire_response_reads,
     questionnaire_responses,
 )

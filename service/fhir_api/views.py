@@ -1,6 +1,7 @@
 """The ``/fhir`` blueprint, ``metadata``, Questionnaire read and search, ``QuestionnaireResponse/$validate``.
 
-CodeSystem and StructureDefinition are in ``definitions``; QuestionnaireResponse in its own modules.
+CodeSystem and StructureDefinition are in ``definitions``; QuestionnaireResponse in its own modules; Measure
+and MeasureReport in ``measures``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,36 @@ QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS = (
     ("status", "token", "in-progress | completed | amended | entered-in-error"),
     ("authored", "date", "When the current version was made: ge, le, gt, lt or eq a date or date-time"),
 )
+MEASURE_REPORT_SEARCH_PARAMS = (
+    (
+        "measure",
+        "reference",
+        "Required: the Measure's canonical URL (url|version: the version served), Measure/<id> or the id",
+    ),
+    (
+        "period",
+        "date",
+        "ge<date> and le<date> (2026, 2026-03 or 2026-03-02, local dates in Europe/London): every period "
+        "overlapping them. Default: the 12 periods up to today. At most 106 periods",
+    ),
+    (
+        "interval",
+        "token",
+        "Careloop's own: week (from Monday, the default) or month: the length of each report's period",
+    ),
+    (
+        "unit",
+        "token",
+        "Careloop's own: <site code>/<unit code>, the unit reported on (MeasureReport.subject). Default: "
+        "the token's unit",
+    ),
+    (
+        "site",
+        "token",
+        "Careloop's own: <site code>, every unit of the site (MeasureReport.reporter); tokens bound to the "
+        "site only. Default for them",
+    ),
+)
 _KNOWN_PARAMS = frozenset(param for param, _, _ in QUESTIONNAIRE_SEARCH_PARAMS)
 #: How clients authenticate, as the CapabilityStatement says (checked against the routes by a test).
 SECURITY = (
@@ -61,7 +92,10 @@ SECURITY = (
     "QuestionnaireResponse create needs "
     "system/QuestionnaireResponse.c (e.g. .cu) and a token bound to a unit; update needs .u; read, vread "
     "and history need .r, search .s; "
-    "QuestionnaireResponse/$validate needs no token and stores nothing. Unknown, "
+    "QuestionnaireResponse/$validate needs no token and stores nothing. Measure read and search are "
+    "public; a token sent with them must be valid and allow them (system/Measure.rs). MeasureReport search "
+    "needs system/MeasureReport.s: a token bound to a unit reports on that unit, one bound to a site on the "
+    "site or any unit of it; another unit or site is not found (404). Unknown, "
     "expired or revoked token: 401; a scope that does not allow the interaction: 403."
 )
 _ALLOWED_FORMATS = {"json", "application/json", "application/fhir+json"}
@@ -139,6 +173,33 @@ def metadata() -> Response:
                     interactions=("create", "read", "vread", "update", "history-instance", "search-type"),
                     search_params=QUESTIONNAIRE_RESPONSE_SEARCH_PARAMS,
                     operations=(("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),),
+                ),
+                resource_capability(
+                    "Measure",
+                    documentation=(
+                        "One per care bundle ({base}/Measure/<care bundle id>, read by the care bundle id; "
+                        "version: the care bundle's latest), proportion scoring, a group per composite "
+                        "(composite:<id>), compliance element (element:<id>) and timing rule (rule:<id>). "
+                        f"Public. {RESULT_PARAMS_DOC}"
+                    ),
+                    interactions=("read", "search-type"),
+                    search_params=(
+                        ("url", "uri", "The canonical URL; url|version also matches the version"),
+                    ),
+                ),
+                resource_capability(
+                    "MeasureReport",
+                    documentation=(
+                        "Computed when searched, never stored (no read: each entry's fullUrl is urn:uuid): "
+                        "one summary report per week or month, oldest first, for a unit (subject) or a "
+                        "site (reporter); period start and end are the period's first and last dates in "
+                        "Europe/London; status pending while the period has not ended or checklists "
+                        "anchored in it are in progress; each group's populations as its Measure says, "
+                        "measureScore = numerator / (denominator - denominator exclusion), absent when "
+                        f"that is 0. {RESULT_PARAMS_DOC}"
+                    ),
+                    interactions=("search-type",),
+                    search_params=MEASURE_REPORT_SEARCH_PARAMS,
                 ),
             ],
         )

@@ -47,6 +47,9 @@ EXPECTED = {
         "interaction",
         "read",
     ),
+    ("GET", "/fhir/Measure/<string:resource_id>"): ("Measure", "interaction", "read"),
+    ("GET", "/fhir/Measure"): ("Measure", "interaction", "search-type"),
+    ("GET", "/fhir/MeasureReport"): ("MeasureReport", "interaction", "search-type"),
 }
 
 

@@ -3,12 +3,15 @@
 Each cell is one real request through the test client, against a real checklist: unit A's draft, made
 first by POST with a writer token of unit A (site S). ``ROUTES`` is held to ``app.url_map``, so a new
 ``/fhir`` route without a row fails ``test_the_matrix_has_a_row_for_every_fhir_route``. ``TOKENS`` spells
-out what each token case's scopes grant (``qr``: QuestionnaireResponse letters, ``q``: Questionnaire), and
-``expected_status`` is the rule of decision 0011 written out:
+out what each token case's scopes grant (``qr``: QuestionnaireResponse letters, ``q``: Questionnaire, ``m``:
+Measure, ``mr``: MeasureReport), and ``expected_status`` is the rule of decision 0011 written out:
 
 - metadata, CodeSystem (and StructureDefinition, when it comes) and ``$validate`` are public: tokens are not
   looked at;
-- Questionnaire read and search are public, but a token sent with them must be valid and allow them;
+- Questionnaire and Measure read and search are public, but a token sent with them must be valid and allow
+  them;
+- MeasureReport search reports on what the token is bound to (its unit, or its whole site) by default: any
+  valid binding with the scope gets 200 (asking for another unit or site: ``test_measures.py``);
 - every other interaction needs a token: none, a malformed header, unknown, expired or revoked: 401; a scope
   that does not allow it: 403; a token bound to no unit reads its whole site but writes nowhere (403);
   another unit's or site's checklist is not found (404, answered as an id that does not exist).
@@ -103,6 +106,22 @@ ROUTES = (
     Route(
         "QR.history", "GET", f"{ONE_QR}/_history", f"{QR}/{{id}}/_history", ("QuestionnaireResponse", "read")
     ),
+    Route("Measure.search", "GET", "/fhir/Measure", "/fhir/Measure", ("Measure", "search"), optional=True),
+    Route(
+        "Measure.read",
+        "GET",
+        "/fhir/Measure/<string:resource_id>",
+        "/fhir/Measure/oasi-care-bundle",
+        ("Measure", "read"),
+        optional=True,
+    ),
+    Route(
+        "MR.search",
+        "GET",
+        "/fhir/MeasureReport",
+        "/fhir/MeasureReport?measure=oasi-care-bundle",
+        ("MeasureReport", "search"),
+    ),
     Route(
         "QR.vread",
         "GET",
@@ -120,9 +139,12 @@ ALL_QR = "system/QuestionnaireResponse.cruds"
 class TokenCase:
     name: str
     scopes: str = ""
-    #: What the scopes grant, written out: QuestionnaireResponse and Questionnaire action letters.
+    #: What the scopes grant, written out: QuestionnaireResponse, Questionnaire, Measure and MeasureReport
+    #: action letters.
     qr: str = ""
     q: str = ""
+    m: str = ""
+    mr: str = ""
     #: own (unit A) | site (site S, no unit) | sibling (unit B of site S) | other-site (unit C of site T)
     binding: str = "own"
     #: none | malformed | unknown | expired | revoked | valid
@@ -141,6 +163,9 @@ TOKENS = (
     TokenCase("v1-read", "system/QuestionnaireResponse.read", "rs"),
     TokenCase("v1-write", "system/QuestionnaireResponse.write", "cud"),
     TokenCase("Q.rs", "system/Questionnaire.rs", q="rs"),
+    TokenCase("M.rs MR.s", "system/Measure.rs system/MeasureReport.s", m="rs", mr="s"),
+    TokenCase("MR.read", "system/MeasureReport.read", mr="rs"),
+    TokenCase("MR.s site-level", "system/MeasureReport.s", mr="s", binding="site"),
     TokenCase("sibling-unit", ALL_QR, "cruds", binding="sibling"),
     TokenCase("other-site", ALL_QR, "cruds", binding="other-site"),
     TokenCase("site-level", ALL_QR, "cruds", binding="site"),
@@ -169,7 +194,8 @@ def expected_status(route: Route, case: TokenCase) -> int:
 def scope_allows(route: Route, case: TokenCase) -> bool:
     assert route.check is not None
     resource, action = route.check
-    return LETTER[action] in (case.q if resource == "Questionnaire" else case.qr)
+    granted = {"Questionnaire": case.q, "QuestionnaireResponse": case.qr, "Measure": case.m}
+    return LETTER[action] in granted.get(resource, case.mr)
 
 
 @dataclass(frozen=True)

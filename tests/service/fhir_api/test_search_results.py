@@ -4,11 +4,14 @@ without a row here fails ``test_every_search_is_here``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.measure import Measure
+from fhir.resources.R4B.measurereport import MeasureReport
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
@@ -27,19 +30,29 @@ SEARCHES: dict[str, tuple[Any, str]] = {
     "CodeSystem": (CodeSystem, "title"),
     "StructureDefinition": (StructureDefinition, "title"),
     "QuestionnaireResponse": (QuestionnaireResponse, "authored"),
+    "Measure": (Measure, "title"),
+    "MeasureReport": (MeasureReport, "period"),
 }
+#: What a search needs besides the parameters tested (MeasureReport: the Measure; 12 weeks by default).
+REQUIRED = {"MeasureReport": "measure=oasi-care-bundle&"}
 ALWAYS = {"resourceType", "id", "meta"}
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture(params=sorted(SEARCHES))
 def search(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
-    """A search's resource type and the headers it needs (a token and three responses, for QR)."""
+    """A search's resource type and the headers it needs (a token and three responses, for QR; a token and a
+    fixed clock, for MeasureReport)."""
     resource_type: str = request.param
-    if resource_type != "QuestionnaireResponse":
+    if resource_type not in ("QuestionnaireResponse", "MeasureReport"):
         return resource_type, {}
     app: Flask = request.getfixturevalue("app")
     client: FlaskClient = request.getfixturevalue("client")
     session: Session = request.getfixturevalue("session")
+    if resource_type == "MeasureReport":  # a report's date is the time of the search
+        request.getfixturevalue("monkeypatch").setitem(app.config, "FHIR_NOW", NOW)
+        unit = make_unit_offering(session, "oasi-care-bundle")
+        return resource_type, token_for(session, unit, "system/MeasureReport.s")
     headers = token_for(
         session, make_unit_offering(session, "oasi-care-bundle"), "system/QuestionnaireResponse.cs"
     )
@@ -52,7 +65,7 @@ def search(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
 def get(
     client: FlaskClient, resource_type: str, headers: dict[str, str], query: str, status: int = 200
 ) -> Any:
-    response = client.get(f"/fhir/{resource_type}?{query}", headers=headers)
+    response = client.get(f"/fhir/{resource_type}?{REQUIRED.get(resource_type, '')}{query}", headers=headers)
     assert response.status_code == status, response.get_data(as_text=True)
     body = response.get_json(force=True)
     (OperationOutcome if status >= 400 else Bundle).model_validate(body)
@@ -80,7 +93,7 @@ def test_count_and_offset_page_through_every_match(
     assert everything["total"] == len(everything["entry"]) >= 3
     assert [link["relation"] for link in everything["link"]] == ["self"]
     seen: list[str] = []
-    url: str | None = f"/fhir/{resource_type}?_count=2"
+    url: str | None = f"/fhir/{resource_type}?{REQUIRED.get(resource_type, '')}_count=2"
     while url is not None:
         page = client.get(url, headers=headers).get_json(force=True)
         assert page["total"] == everything["total"]

@@ -52,7 +52,14 @@ def test_metadata_is_an_r4_capability_statement(client: FlaskClient) -> None:
     assert body["fhirVersion"] == "4.0.1"
     assert body["kind"] == "instance"
     by_type = {resource["type"]: resource for resource in body["rest"][0]["resource"]}
-    assert list(by_type) == ["Questionnaire", "CodeSystem", "StructureDefinition", "QuestionnaireResponse"]
+    assert list(by_type) == [
+        "Questionnaire",
+        "CodeSystem",
+        "StructureDefinition",
+        "QuestionnaireResponse",
+        "Measure",
+        "MeasureReport",
+    ]
     questionnaire, response = by_type["Questionnaire"], by_type["QuestionnaireResponse"]
     for definitions in ("CodeSystem", "StructureDefinition"):
         assert [param["name"] for param in by_type[definitions]["searchParam"]] == ["url"]
