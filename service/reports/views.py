@@ -32,7 +32,8 @@ from service.reports.markup import (
     variation_icon_svg,
 )
 from service.reports.query import ParsedQuery, ReportScope, canonical, changed, measure_key, parse_query
-from service.reports.svg import RULE_WORDS, ChartLabels, chart_svg, small_chart_svg
+from service.reports.svg import chart_svg, small_chart_svg
+from service.reports.words import RULE_WORDS, ChartLabels
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
