@@ -284,6 +284,13 @@ def changed(
 ) -> str:
     """A query string: ``pairs`` with the ``replace`` names set (None: removed) and ``add`` appended."""
     replace = replace or {}
-    kept = [(name, value) for name, value in pairs if name not in replace]
-    kept.extend((name, value) for name, value in replace.items() if value is not None)
+    kept: list[tuple[str, str]] = []
+    placed: set[str] = set()
+    for name, value in pairs:
+        if name not in replace:
+            kept.append((name, value))
+        elif name not in placed and (new := replace[name]) is not None:
+            kept.append((name, new))
+        placed.add(name)
+    kept.extend((name, value) for name, value in replace.items() if value is not None and name not in placed)
     return urlencode([*kept, *add])
