@@ -99,6 +99,54 @@ def demo_load(ehr_url: str | None) -> None:
     click.echo(f"demo data: {summary}")
 
 
+@demo_cli.command("generate")
+@click.option("--checklists", "count", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="The same seed makes the same data.")
+def demo_generate(count: int, seed: int) -> None:
+    """Made-up data at scale for the compliance reports: 5 trusts (GEN1-GEN5), 20 units, 3 years to now.
+
+    Labour ward, birth centre and home birth team (OASI care bundle) and a trauma ward (hip fracture
+    pathway) per trust. Compliance drifts per unit (own level, weekly random walk, an August dip) with real
+    shifts: GEN1 labour ward up 18 months ago, GEN2 birth centre down 10 months ago, GEN3 trauma ward down 9
+    months ago and back up 3 months ago, GEN4 labour ward up 2 years ago. About 0.5 % possible duplicates,
+    a few amended, entered in error and open checklists. Outcome rows are copied from answer templates
+    judged once by the lifecycle's evaluate (docs/decisions/0013), not written through the lifecycle.
+    Refused in production, and where GEN1 exists (use a fresh database).
+    """
+    import datetime as dt
+    import time
+
+    from service.care_bundles import current_catalogue
+    from service.demo_generate import generate
+    from service.extensions import db
+
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException(
+            "generated data are made-up patients: generate them only with CARELOOP_ENV=development"
+        )
+    started = time.perf_counter()
+    with click.progressbar(length=count, label="checklists") as bar:
+
+        def batch_done(written: int) -> None:
+            db.session.commit()
+            bar.update(written)
+
+        try:
+            units = generate(
+                db.session,
+                current_catalogue(),
+                count,
+                seed=seed,
+                end=dt.datetime.now(dt.UTC),
+                batch_done=batch_done,
+            )
+        except ValueError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"generated {count} checklists on {len(units)} units in {time.perf_counter() - started:.0f} s")
+
+
 @demo_cli.command("logins")
 def demo_logins() -> None:
     """Print the demo logins."""
