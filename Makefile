@@ -90,6 +90,7 @@ bench: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/python -m bench.ward
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.fhir_api
+	$(BIN)/python -m bench.compliance
 	$(BIN)/python -m bench.validate
 
 # The ward pages under gunicorn: a new SQLite file, or CARELOOP_DATABASE_URL (a throwaway database).
