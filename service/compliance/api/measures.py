@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields
 
 from service.care_bundles import current_catalogue
 from service.compliance.api.blueprint import bp
@@ -27,7 +27,7 @@ class MeasureSchema(Schema):
 
 
 @bp.get("/measures")
-@bp.arguments(MeasuresQuery, location="query", as_kwargs=True)
+@bp.arguments(MeasuresQuery, location="query", as_kwargs=True, unknown=RAISE)
 @bp.response(200, MeasureSchema(many=True))
 def list_measures(care_bundle: str) -> list[dict[str, Any]]:
     """The measures a care bundle reports: composites (all-or-none), elements and timing rules."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from flask import Response
+from marshmallow import RAISE
 from sqlalchemy import select
 from werkzeug.exceptions import UnprocessableEntity
 
@@ -152,7 +153,7 @@ def _report(query: dict[str, Any]) -> tuple[Asked, Report, dict[str, Any]]:
 
 
 @bp.get("/report")
-@bp.arguments(ReportQuery, location="query")
+@bp.arguments(ReportQuery, location="query", unknown=RAISE)
 @bp.response(200, ReportOut)
 @bp.alt_response(401, description=_REFUSALS[401])
 @bp.alt_response(403, description=_REFUSALS[403])
@@ -169,7 +170,7 @@ def report_json(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/report.csv")
-@bp.arguments(ReportQuery, location="query")
+@bp.arguments(ReportQuery, location="query", unknown=RAISE)
 @bp.alt_response(401, description=_REFUSALS[401])
 @bp.alt_response(403, description=_REFUSALS[403])
 @bp.alt_response(404, description=_REFUSALS[404])
@@ -234,7 +235,7 @@ def _comments(asked: Asked, report: Report, scope: dict[str, Any]) -> list[str]:
 
 
 @bp.get("/checklists")
-@bp.arguments(DrillDownQuery, location="query")
+@bp.arguments(DrillDownQuery, location="query", unknown=RAISE)
 @bp.response(200, DrillDownOut)
 @bp.alt_response(401, description=_REFUSALS[401])
 @bp.alt_response(403, description=_REFUSALS[403])

@@ -39,3 +39,12 @@ def test_the_openapi_document_describes_the_api(client: FlaskClient) -> None:
     document = client.get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     assert "/api/compliance/measures" in document["paths"]
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(client: FlaskClient) -> None:
+    # A typo (form= for from=) must not silently fall back to the default range.
+    response = client.get(
+        "/api/compliance/measures", query_string={"care_bundle": "oasi-care-bundle", "form": "2026-01-01"}
+    )
+    assert response.status_code == 422
+    assert "form" in response.get_json()["errors"]["query"]
