@@ -241,7 +241,7 @@ def chart_svg(report: Report, labels: ChartLabels) -> str:
     frame = Frame(90, 130, 890, 340, low, high, len(report.periods))
     body = [
         text(20, 38, _clip(labels.title, 52), 28, font_weight="bold"),
-        text(20, 72, _clip(f"{labels.scope_name} · {range_words(report)}", 66), 20),
+        text(20, 72, _clip(f"{labels.scope_name} · {range_words(report)}", 80), 20),
     ]
     caption = CHART_NAMES[report.chart.kind] + (
         " · Trial limits: fewer than 12 points" if report.chart.trial else ""
@@ -368,6 +368,9 @@ def _target(frame: Frame, target: float, *, size: int) -> str:
         size,
         fill=TARGET,
         text_anchor="end",
+        stroke="#FFFFFF",
+        stroke_width=5,
+        paint_order="stroke",
         font_weight="bold",
     )
     return element("g", {"data-target": number(target)}, line, words)
@@ -379,9 +382,7 @@ def _legend(report: Report, y: float) -> list[str]:
     if report.chart.target is not None:
         items.append(("line-target", "Target"))
     items.append(("dot-None", "Common cause"))
-    items.extend(
-        (f"dot-{signal}", f"Special cause {signal}") for signal in sorted(signals, key=str) if signal
-    )
+    items.extend((f"dot-{signal}", str(signal).capitalize()) for signal in sorted(signals, key=str) if signal)
     drawn, x = [], 20.0
     for key, words in items:
         if key.startswith("line"):
@@ -401,7 +402,7 @@ def _legend(report: Report, y: float) -> list[str]:
             colour = SIGNAL_COLOURS[signal]
             drawn.append(element("circle", {"cx": fmt(x + 18), "cy": fmt(y - 6), "r": 8, "fill": colour}))
         drawn.append(text(x + 44, y, words, 18))
-        x += 44 + len(words) * 10 + 24
+        x += 44 + len(words) * 9.5 + 20
     return drawn
 
 

@@ -45,7 +45,7 @@ function fileName(svg) {
 }
 
 const button = document.querySelector('[data-download="png"]');
-const svg = document.querySelector("[data-chart-figure] svg");
+const svg = document.querySelector("[data-chart-figure] > svg");
 if (button && svg) {
   button.hidden = false;
   button.addEventListener("click", () => {
