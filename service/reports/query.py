@@ -26,7 +26,7 @@ from service.spc import ChartKind, ImprovementDirection
 
 #: The form's fields in page order: the error summary lists problems in this order.
 FIELDS = ("care_bundle", "measure", "unit", "site", "from", "to", "interval", "chart", "direction", "target")
-DEFAULT_WEEKS = 26
+DEFAULT_WEEKS = 52  # as the compliance API
 DEFAULT_MONTHS = 12
 
 
