@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from fhir_adapters.vocabulary import CARELOOP_CANONICAL_BASE
 
-GroupKind = Literal["composite", "element", "rule"]
+GroupKind = Literal["composite", "element", "rule", "follow-up"]
 
 MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
 MEASURE_SCORING = "http://terminology.hl7.org/CodeSystem/measure-scoring"
@@ -40,7 +40,12 @@ _COUNTED = (
     "or month of its anchor's date in Europe/London; of possible duplicates (the same patient, care bundle "
     "and episode) only the one completed last; in-progress and entered-in-error checklists never"
 )
-_KIND_WORDS = {"composite": "all-or-none measure", "element": "compliance element", "rule": "timing rule"}
+_KIND_WORDS = {
+    "composite": "all-or-none measure",
+    "element": "compliance element",
+    "rule": "timing rule",
+    "follow-up": "follow-up measure (each patient's baseline and latest follow-up, in the baseline's period)",
+}
 
 
 @dataclass(frozen=True)

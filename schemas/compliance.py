@@ -17,9 +17,9 @@ DECIMALS = 6
 INTERVALS = ("week", "month")
 CHARTS = ("p", "p_prime")
 DIRECTIONS = ("increase", "decrease", "neutral")
-MEASURE_KINDS = ("composite", "element", "rule")
-#: ``composite:<id>``, ``element:<id>`` or ``rule:<id>``.
-MEASURE_PATTERN = r"^(composite|element|rule):[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MEASURE_KINDS = ("composite", "element", "rule", "follow-up")
+#: ``composite:<id>``, ``element:<id>``, ``rule:<id>`` or ``follow-up:<id>``.
+MEASURE_PATTERN = r"^(composite|element|rule|follow-up):[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 #: ``SITECODE/unitcode``.
 UNIT_PATTERN = r"^[^/\s]{1,16}/[^/\s]{1,32}$"
 
@@ -45,10 +45,13 @@ class ScopeQuery(Schema):
         required=True, validate=validate.Length(1, 64), metadata={"description": "A care bundle id"}
     )
     measure = fields.String(
-        validate=validate.Regexp(MEASURE_PATTERN, error="give composite:<id>, element:<id> or rule:<id>"),
+        validate=validate.Regexp(
+            MEASURE_PATTERN, error="give composite:<id>, element:<id>, rule:<id> or follow-up:<id>"
+        ),
         metadata={
-            "description": "composite:<id> (all-or-none), element:<id> or rule:<id> (a timing rule), as "
-            "listed by /api/compliance/measures; default: the care bundle's first composite"
+            "description": "composite:<id> (all-or-none), element:<id>, rule:<id> (a timing rule) or "
+            "follow-up:<id> (across a patient's checklists: each patient in the period of their "
+            "baseline), as listed by /api/compliance/measures; default: the care bundle's first composite"
         },
     )
     unit = fields.String(
@@ -113,7 +116,9 @@ class ReportQuery(ScopeQuery):
     )
 
 
-class DrillDownQuery(ScopeQuery):
+class DrillDownQuery(ReportQuery):
+    """The chart's query (its range and chart settings are taken and not needed) and the point's period."""
+
     period = fields.Date(
         required=True, metadata={"description": "The first day of the period (a Monday, or the 1st)"}
     )

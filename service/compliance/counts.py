@@ -48,6 +48,8 @@ class MeasureKind(StrEnum):
     COMPOSITE = "composite"
     ELEMENT = "element"
     RULE = "rule"
+    #: Across one patient's checklists (baseline and follow-up): counted by ``service.compliance.follow_ups``.
+    FOLLOW_UP = "follow-up"
 
 
 @dataclass(frozen=True)

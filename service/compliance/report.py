@@ -18,14 +18,17 @@ from sqlalchemy import func, select
 from service.care_bundles import CareBundleCatalogue
 from service.compliance.counts import (
     AnySession,
+    Behind,
     Measure,
     MeasureKind,
     PeriodCounts,
     Scope,
+    checklists_behind,
     count_measure,
     ranked_checklists,
 )
-from service.compliance.periods import Interval, period_start
+from service.compliance.follow_ups import count_follow_up, follow_up_behind
+from service.compliance.periods import Interval, Period, period_start
 from service.errors import InvalidInput, NotFound
 from service.spc import Chart, ChartKind, ImprovementDirection, p_chart, p_prime_chart, rebase_candidates
 
@@ -40,7 +43,7 @@ class MeasureInfo:
 
 def measures_of(catalogue: CareBundleCatalogue, care_bundle_id: str) -> list[MeasureInfo]:
     """Every measure of the care bundle over all its loaded versions, newest wording first: composites,
-    compliance elements, timing rules."""
+    compliance elements, timing rules, follow-up measures."""
     entries = [entry for entry in catalogue if entry.care_bundle.id == care_bundle_id]
     if not entries:
         raise NotFound(f"care bundle {care_bundle_id[:64]} is not loaded")
@@ -60,7 +63,10 @@ def measures_of(catalogue: CareBundleCatalogue, care_bundle_id: str) -> list[Mea
             found.setdefault(
                 measure, MeasureInfo(measure, rule.title or f"{element.text}: timing", (element.id,))
             )
-    order = {MeasureKind.COMPOSITE: 0, MeasureKind.ELEMENT: 1, MeasureKind.RULE: 2}
+        for follow_up in bundle.follow_up:
+            measure = Measure(MeasureKind.FOLLOW_UP, follow_up.id)
+            found.setdefault(measure, MeasureInfo(measure, follow_up.title, (follow_up.element,)))
+    order = {MeasureKind.COMPOSITE: 0, MeasureKind.ELEMENT: 1, MeasureKind.RULE: 2, MeasureKind.FOLLOW_UP: 3}
     return sorted(found.values(), key=lambda info: order[info.measure.kind])
 
 
@@ -111,8 +117,9 @@ def build_report(
     if request.target is not None and not 0 <= request.target <= 1:
         raise InvalidInput("a target is a proportion from 0 to 1")
     scope = Scope(request.care_bundle_id, request.unit_ids, request.versions)
-    periods = count_measure(
+    periods = count_any(
         session,
+        catalogue,
         scope,
         request.measure,
         first=request.first,
@@ -143,6 +150,40 @@ def build_report(
         versions=versions,
         rebase_candidates=tuple(starts[index] for index in rebase_candidates(candidates)),
     )
+
+
+def count_any(
+    session: AnySession,
+    catalogue: CareBundleCatalogue,
+    scope: Scope,
+    measure: Measure,
+    *,
+    first: dt.date,
+    last: dt.date,
+    interval: Interval,
+    today: dt.date,
+) -> list[PeriodCounts]:
+    """The counts of any measure: stored outcomes (``count_measure``) or a follow-up measure judged per
+    patient (``count_follow_up``). Every output counts through here."""
+    if measure.kind is MeasureKind.FOLLOW_UP:
+        return count_follow_up(
+            session, catalogue, scope, measure.id, first=first, last=last, interval=interval, today=today
+        )
+    return count_measure(session, scope, measure, first=first, last=last, interval=interval, today=today)
+
+
+def behind_any(
+    session: AnySession,
+    catalogue: CareBundleCatalogue,
+    scope: Scope,
+    measure: Measure,
+    period: Period,
+    today: dt.date,
+) -> list[Behind]:
+    """The checklists behind a point of any measure (a follow-up measure: each patient's baseline)."""
+    if measure.kind is MeasureKind.FOLLOW_UP:
+        return follow_up_behind(session, catalogue, scope, measure.id, period, today)
+    return checklists_behind(session, scope, measure, period)
 
 
 def _versions_in_use(

@@ -41,9 +41,9 @@ from fhir_adapters.operation_outcome import Issue, echo
 from service.auth import tokens
 from service.care_bundles import current_catalogue
 from service.compliance.counts import Measure as CountedMeasure
-from service.compliance.counts import MeasureKind, Scope, count_measure
+from service.compliance.counts import MeasureKind, Scope
 from service.compliance.periods import Interval, Period, local_today, period_start, periods_covering
-from service.compliance.report import measures_of
+from service.compliance.report import count_any, measures_of
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.extensions import db
 from service.fhir_api.responses import fhir_response
@@ -200,8 +200,9 @@ def _period_reports(
         return []
     scope = Scope(definition.care_bundle_id, reported.unit_ids)
     counted = [
-        count_measure(
+        count_any(
             db.session,
+            current_catalogue(),
             scope,
             CountedMeasure(MeasureKind(group.kind), group.id),
             first=periods[0].start,

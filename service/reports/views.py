@@ -107,7 +107,12 @@ def _safe(name: str) -> str:
 
 
 def _labels(report: Report, scope: ReportScope, id_prefix: str = "chart") -> ChartLabels:
-    kind = {MeasureKind.COMPOSITE: "all-or-none", MeasureKind.ELEMENT: "element", MeasureKind.RULE: "timing"}
+    kind = {
+        MeasureKind.COMPOSITE: "all-or-none",
+        MeasureKind.ELEMENT: "element",
+        MeasureKind.RULE: "timing",
+        MeasureKind.FOLLOW_UP: "follow-up",
+    }
     return ChartLabels(
         title=f"{report.measure.title} ({kind[report.measure.measure.kind]})",
         scope_name=scope.name,
@@ -227,7 +232,12 @@ def form_items(
     parsed: ParsedQuery, units: list[Unit], care_bundles: list[CareBundle]
 ) -> dict[str, list[dict[str, str]]]:
     """The options of the form's selects."""
-    kinds = {MeasureKind.COMPOSITE: "All-or-none", MeasureKind.ELEMENT: "Element", MeasureKind.RULE: "Timing"}
+    kinds = {
+        MeasureKind.COMPOSITE: "All-or-none",
+        MeasureKind.ELEMENT: "Element",
+        MeasureKind.RULE: "Timing",
+        MeasureKind.FOLLOW_UP: "Follow-up",
+    }
     sites = {unit.site.code: unit.site.name for unit in units}
     return {
         "care_bundle": [{"value": "", "text": "Choose a care bundle"}]

@@ -30,9 +30,16 @@ from service.compliance.api.access import (
 )
 from service.compliance.api.blueprint import SIGNED_IN, bp
 from service.compliance.api.present import chart_of, period_of, period_rows, scope_of
-from service.compliance.counts import Measure, MeasureKind, Scope, checklists_behind
+from service.compliance.counts import Measure, MeasureKind, Scope
 from service.compliance.periods import Interval, local_today, period_start, periods_covering
-from service.compliance.report import MeasureInfo, Report, ReportRequest, build_report, measures_of
+from service.compliance.report import (
+    MeasureInfo,
+    Report,
+    ReportRequest,
+    behind_any,
+    build_report,
+    measures_of,
+)
 from service.errors import InvalidInput, Unprocessable
 from service.extensions import db
 from service.models import Checklist
@@ -251,7 +258,8 @@ def checklists(query: dict[str, Any]) -> dict[str, Any]:
         _refuse("period", f"not the first day of a {asked.interval} (weeks start on Monday)")
     period = periods_covering(start, start, asked.interval)[0]
     scope = Scope(query["care_bundle"], asked.place.unit_ids, asked.versions)
-    rows = checklists_behind(db.session, scope, asked.measure.measure, period)
+    today = local_today(dt.datetime.now(dt.UTC))
+    rows = behind_any(db.session, current_catalogue(), scope, asked.measure.measure, period, today)
     units = {unit.id: f"{unit.site.code}/{unit.code}" for unit in asked.place.units}
     found: list[dict[str, Any]] = [
         {

@@ -209,13 +209,13 @@ def test_each_group_is_counted_once_per_page_not_per_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple[dt.date, dt.date]] = []
-    real = measures_module.count_measure
+    real = measures_module.count_any
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append((kwargs["first"], kwargs["last"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(measures_module, "count_measure", counting)
+    monkeypatch.setattr(measures_module, "count_any", counting)
     headers = token_for(session, unit, "system/MeasureReport.s")
     search(client, headers, f"measure={OASI}")
     assert len(calls) == len(measures_of(catalogue, OASI))
