@@ -55,6 +55,7 @@ MODEL_TABLES = {
     "delivery",
     "api_token",
     "audit_event",
+    "compliance_day",
 }
 
 
@@ -514,3 +515,81 @@ def test_0008_can_be_written_out_as_postgresql_sql(capsys: pytest.CaptureFixture
     assert (
         "UPDATE alembic_version SET version_num='0008' WHERE alembic_version.version_num = '0007'" in sql_text
     )
+
+
+# -- 0009: compliance_day ---------------------------------------------------------------------------------
+
+
+def test_compliance_day_is_filled_from_the_stored_outcomes(migration_app: Flask) -> None:
+    from service.compliance.daily import rebuild
+    from service.models import CompositeResult, ElementOutcome
+
+    upgrade(revision="0008")
+    day = dt.date(2026, 3, 2)
+    completed = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+    first, twin, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with db.engine.begin() as connection:
+        connection.execute(sql("INSERT INTO site (id, code, name) VALUES (1, 'S1', 'Site')"))
+        connection.execute(insert(Unit.__table__).values(id=1, site_id=1, code="ward", name="Ward"))
+        for checklist_id, patient, done, episode in (
+            (first, "1", completed, "episode-a"),
+            (twin, "1", completed + dt.timedelta(hours=1), "episode-a"),  # completed later: the one counted
+            (other, "2", completed, "episode-b"),
+        ):
+            connection.execute(
+                insert(Checklist.__table__).values(
+                    id=checklist_id,
+                    care_bundle_id="oasi-care-bundle",
+                    care_bundle_version="2.0.0",
+                    unit_id=1,
+                    patient_identifier=patient,
+                    patient_identifier_system="urn:local",
+                    status="completed",
+                    completed_at=done,
+                    compliant=patient == "2",
+                    anchor_time=completed,
+                    anchor_date=day,
+                    episode_key=episode,
+                )
+            )
+            connection.execute(
+                insert(CompositeResult.__table__).values(
+                    checklist_id=checklist_id, composite_id="oasi-care-bundle", compliant=patient == "2"
+                )
+            )
+            connection.execute(
+                insert(ElementOutcome.__table__).values(
+                    checklist_id=checklist_id,
+                    element_id="mpp",
+                    outcome="met" if patient == "2" else "not-met",
+                )
+            )
+
+    upgrade()
+
+    def cells() -> set[tuple[Any, ...]]:
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                sql(
+                    "SELECT measure_kind, measure_id, outcome, reason, counted, checklists "
+                    "FROM compliance_day"
+                )
+            ).all()
+        return {
+            (kind, measure, outcome, reason, bool(counted), number)
+            for kind, measure, outcome, reason, counted, number in rows
+        }
+
+    filled = cells()
+    assert filled == {
+        ("composite", "oasi-care-bundle", "not-met", "", True, 1),
+        ("composite", "oasi-care-bundle", "not-met", "", False, 1),  # the first of episode a, set aside
+        ("composite", "oasi-care-bundle", "met", "", True, 1),
+        ("element", "mpp", "not-met", "", True, 1),
+        ("element", "mpp", "not-met", "", False, 1),
+        ("element", "mpp", "met", "", True, 1),
+    }
+    with migration_app.app_context():
+        rebuild(db.session)  # what the service's own recount makes of the same rows
+        db.session.commit()
+    assert cells() == filled

@@ -24,6 +24,7 @@ from service.checklists.lifecycle_records import questionnaire_response, refusal
 from service.checklists.outcomes import Evaluation
 from service.checklists.store import answers_of, record_evaluation
 from service.checklists.timing import instant
+from service.compliance.daily import days_of, refresh_after_change
 from service.errors import Conflict, StaleVersion, Unprocessable
 from service.models.audit import AuditAction, AuditEvent
 from service.models.changes import ChangeOperation, ChecklistChange
@@ -108,6 +109,8 @@ def record_change(
     version = based_on + 1
     status = STATUS_AFTER[operation]
     previous = checklist.status
+    day_before = next(iter(days_of(checklist)), None)
+    episode_before = checklist.episode_key
     with _concurrent_change_refused(checklist.id):
         if settled is not None:
             write_answers(care_bundle, checklist, settled)
@@ -162,6 +165,8 @@ def record_change(
         )
         session.add(_audit_event(care_bundle, actor, checklist, operation, based_on, now))
         session.flush()
+        # The compliance reports' day counts (decision 0014), in the same transaction.
+        refresh_after_change(session, checklist, day_before, episode_before)
 
 
 def _response_of_stored(

@@ -23,6 +23,7 @@ from schemas.care_bundle import CareBundle
 from service.care_bundles import CareBundleRegistry
 from service.checklists.evaluation import evaluate
 from service.checklists.store import Judgement, answers_of, record_evaluation, with_judgement
+from service.compliance.daily import days_of, refresh_days
 from service.errors import Forbidden, NotFound
 from service.models.audit import AuditAction, AuditEvent
 from service.models.checklists import FINAL_STATUSES, Checklist
@@ -120,6 +121,7 @@ def reevaluate(
             if apply:
                 record_evaluation(session, checklist, evaluation)
                 session.add(_checklist_event(care_bundle, checklist, actor, now, old, new))
+                refresh_days(session, days_of(checklist))  # the compliance reports' day counts
 
     summary = ReevaluationSummary(
         care_bundle_id=care_bundle_id,

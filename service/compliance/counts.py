@@ -14,8 +14,10 @@ applicable by reason:
   not done); not applicable (by reason) is outside the denominator;
 - a period is ``incomplete`` while it has not ended or checklists anchored in it are still in progress.
 
-Every query filters on ``(care_bundle_id, unit_id, anchor_date)`` (its index) and groups by
-``anchor_date``; days are folded into weeks or months here.
+Periods are counted from ``compliance_day`` (decision 0014: the outcomes per care bundle, unit and anchor day,
+kept in step by the lifecycle), so a two-year chart reads at most 731 days of a few rows each; days are
+folded into weeks or months here. Which of an episode's checklists counts is :func:`counted_condition`, the
+one rule (``compliance_day`` is filled with it too); the drill-down reads the checklists themselves.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, null, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import ColumnElement, Select, and_, exists, func, null, or_, select
+from sqlalchemy.orm import Session, aliased, scoped_session
 
 from service.compliance.periods import Interval, Period, period_start, periods_covering
-from service.models import (
+
+# From the modules, not the package: the lifecycle's write path imports this (service.compliance.daily).
+from service.models.checklists import (
     FINAL_STATUSES,
     Checklist,
     ChecklistStatus,
@@ -40,6 +44,7 @@ from service.models import (
     ElementOutcome,
     RuleResult,
 )
+from service.models.compliance import ComplianceDay
 
 AnySession = Session | scoped_session[Any]
 
@@ -102,45 +107,24 @@ def _scoped(scope: Scope, first: dt.date, last: dt.date) -> list[ColumnElement[b
     return conditions
 
 
-def ranked_checklists(scope: Scope, first: dt.date, last: dt.date) -> Any:
-    """The final checklists of the scope, each with its rank among its episode's (1: the one counted)."""
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=Checklist.episode_key,
-            order_by=(Checklist.completed_at.desc(), Checklist.id.desc()),
-        )
-        .label("rank")
-    )
-    return (
-        select(
-            Checklist.id.label("id"),
-            Checklist.anchor_date.label("anchor_date"),
-            Checklist.care_bundle_version.label("version"),
-            rank,
-        )
-        .where(*_scoped(scope, first, last), Checklist.status.in_(FINAL_STATUSES))
-        .subquery("ranked")
+def counted_condition(checklist: Any = Checklist) -> ColumnElement[bool]:
+    """True for the final checklist that counts for its episode: no other final checklist of the same
+    ``episode_key`` was completed later (or at the same moment with a greater id). The one rule of possible
+    duplicates (decision 0012)."""
+    peer = aliased(Checklist)
+    return ~exists().where(
+        peer.episode_key == checklist.episode_key,
+        peer.status.in_(FINAL_STATUSES),
+        or_(
+            peer.completed_at > checklist.completed_at,
+            and_(peer.completed_at == checklist.completed_at, peer.id > checklist.id),
+        ),
     )
 
 
-def _outcome_query(ranked: Any, measure: Measure) -> Select[Any]:
-    counted = ranked.c.rank == 1
-    if measure.kind is MeasureKind.COMPOSITE:
-        return (
-            select(ranked.c.anchor_date, CompositeResult.compliant, func.count())
-            .join(CompositeResult, CompositeResult.checklist_id == ranked.c.id)
-            .where(counted, CompositeResult.composite_id == measure.id)
-            .group_by(ranked.c.anchor_date, CompositeResult.compliant)
-        )
-    table: Any = ElementOutcome if measure.kind is MeasureKind.ELEMENT else RuleResult
-    key = table.element_id if measure.kind is MeasureKind.ELEMENT else table.rule_id
-    return (
-        select(ranked.c.anchor_date, table.outcome, table.reason, func.count())
-        .join(table, table.checklist_id == ranked.c.id)
-        .where(counted, key == measure.id)
-        .group_by(ranked.c.anchor_date, table.outcome, table.reason)
-    )
+def final_checklists(scope: Scope, first: dt.date, last: dt.date) -> list[ColumnElement[bool]]:
+    """The conditions of the scope's final checklists anchored from ``first`` to ``last``."""
+    return [*_scoped(scope, first, last), Checklist.status.in_(FINAL_STATUSES)]
 
 
 def count_measure(
@@ -159,22 +143,33 @@ def count_measure(
     first, last = periods[0].start, periods[-1].end - dt.timedelta(days=1)
     if not scope.unit_ids:
         return [PeriodCounts(period, incomplete=not period.ended_by(today)) for period in periods]
-    ranked = ranked_checklists(scope, first, last)
+    day = ComplianceDay
+    conditions = [
+        day.care_bundle_id == scope.care_bundle_id,
+        day.measure_kind == str(measure.kind),
+        day.measure_id == measure.id,
+        day.unit_id.in_(scope.unit_ids),
+        day.anchor_date >= first,
+        day.anchor_date <= last,
+    ]
+    if scope.versions:
+        conditions.append(day.care_bundle_version.in_(scope.versions))
+    query = (
+        select(day.anchor_date, day.outcome, day.reason, day.counted, func.sum(day.checklists))
+        .where(*conditions)
+        .group_by(day.anchor_date, day.outcome, day.reason, day.counted)
+    )
     tallies: dict[dt.date, Counter[str]] = defaultdict(Counter)
     reasons: dict[dt.date, Counter[str]] = defaultdict(Counter)
-    for row in session.execute(_outcome_query(ranked, measure)):
-        start = period_start(row[0], interval)
-        if measure.kind is MeasureKind.COMPOSITE:
-            tallies[start][{True: "met", False: "not-met", None: "outside"}[row[1]]] += row[2]
-        elif row[1] == "not-applicable":
-            reasons[start][row[2] or "not applicable"] += row[3]
+    duplicates: Counter[dt.date] = Counter()
+    for anchor_date, outcome, reason, counted, number in session.execute(query):
+        start = period_start(anchor_date, interval)
+        if not counted:
+            duplicates[start] += int(number)
+        elif outcome == "not-applicable":
+            reasons[start][reason or "not applicable"] += int(number)
         else:
-            tallies[start][row[1]] += row[3]
-    duplicates = _per_period(
-        session,
-        select(ranked.c.anchor_date, func.count()).where(ranked.c.rank > 1).group_by(ranked.c.anchor_date),
-        interval,
-    )
+            tallies[start][outcome] += int(number)
     still_open = _per_period(
         session,
         select(Checklist.anchor_date, func.count())
@@ -234,7 +229,6 @@ class Behind:
 def checklists_behind(session: AnySession, scope: Scope, measure: Measure, period: Period) -> list[Behind]:
     """Every final checklist of ``period`` with its outcome for ``measure``, duplicates included (flagged),
     in anchor order."""
-    ranked = ranked_checklists(scope, period.start, period.end - dt.timedelta(days=1))
     table: Any
     if measure.kind is MeasureKind.COMPOSITE:
         table = CompositeResult
@@ -244,13 +238,13 @@ def checklists_behind(session: AnySession, scope: Scope, measure: Measure, perio
         key = table.element_id if measure.kind is MeasureKind.ELEMENT else table.rule_id
         outcome, reason, on = table.outcome, table.reason, key == measure.id
     query = (
-        select(Checklist, ranked.c.rank, outcome, reason)
-        .join(ranked, ranked.c.id == Checklist.id)
+        select(Checklist, counted_condition(), outcome, reason)
         .join(table, (table.checklist_id == Checklist.id) & on)
+        .where(*final_checklists(scope, period.start, period.end - dt.timedelta(days=1)))
         .order_by(Checklist.anchor_time, Checklist.id)
     )
     rows = []
-    for checklist, rank, found, why in session.execute(query):
+    for checklist, counted, found, why in session.execute(query):
         if measure.kind is MeasureKind.COMPOSITE:
             found = {True: "met", False: "not-met", None: "outside"}[found]
         rows.append(
@@ -263,7 +257,7 @@ def checklists_behind(session: AnySession, scope: Scope, measure: Measure, perio
                 checklist.status,
                 str(found),
                 why,
-                rank > 1,
+                not counted,
             )
         )
     return rows

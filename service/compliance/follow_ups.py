@@ -27,7 +27,14 @@ from service.checklists.evaluation import evaluate
 from service.checklists.follow_up import SeriesPoint, judge_follow_up, point_of
 from service.checklists.outcomes import Outcome
 from service.checklists.store import answers_of
-from service.compliance.counts import AnySession, Behind, PeriodCounts, Scope, ranked_checklists
+from service.compliance.counts import (
+    AnySession,
+    Behind,
+    PeriodCounts,
+    Scope,
+    counted_condition,
+    final_checklists,
+)
 from service.compliance.periods import Interval, Period, period_start, periods_covering
 from service.errors import InvalidInput
 from service.models import Answer, Checklist
@@ -58,12 +65,10 @@ def _series(
     session: AnySession, catalogue: CareBundleCatalogue, scope: Scope, measure: FollowUp, today: dt.date
 ) -> dict[tuple[str, str], list[tuple[Checklist, SeriesPoint]]]:
     """Every counted final checklist of the scope up to ``today``, with the measure's value, by patient."""
-    ranked = ranked_checklists(scope, dt.date(1900, 1, 1), today)
     rows = list(
         session.scalars(
             select(Checklist)
-            .join(ranked, ranked.c.id == Checklist.id)
-            .where(ranked.c.rank == 1)
+            .where(*final_checklists(scope, dt.date(1900, 1, 1), today), counted_condition())
             .order_by(Checklist.anchor_time, Checklist.id)
             .limit(MAX_CHECKLISTS + 1)
         )

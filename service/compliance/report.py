@@ -25,11 +25,11 @@ from service.compliance.counts import (
     Scope,
     checklists_behind,
     count_measure,
-    ranked_checklists,
 )
 from service.compliance.follow_ups import count_follow_up, follow_up_behind
 from service.compliance.periods import Interval, Period, period_start
 from service.errors import InvalidInput, NotFound
+from service.models.compliance import ComplianceDay
 from service.spc import Chart, ChartKind, ImprovementDirection, p_chart, p_prime_chart, rebase_candidates
 
 
@@ -191,15 +191,26 @@ def _versions_in_use(
 ) -> tuple[str | None, ...]:
     if not periods or not scope.unit_ids:
         return tuple(None for _ in periods)
-    ranked = ranked_checklists(scope, periods[0].period.start, periods[-1].period.end - dt.timedelta(days=1))
+    # Versions counted on any composite (every final checklist has its version's composites).
+    day = ComplianceDay
+    conditions = [
+        day.care_bundle_id == scope.care_bundle_id,
+        day.measure_kind == "composite",
+        day.counted.is_(True),
+        day.unit_id.in_(scope.unit_ids),
+        day.anchor_date >= periods[0].period.start,
+        day.anchor_date < periods[-1].period.end,
+    ]
+    if scope.versions:
+        conditions.append(day.care_bundle_version.in_(scope.versions))
     query = (
-        select(ranked.c.anchor_date, ranked.c.version, func.count())
-        .where(ranked.c.rank == 1)
-        .group_by(ranked.c.anchor_date, ranked.c.version)
+        select(day.anchor_date, day.care_bundle_version, func.sum(day.checklists))
+        .where(*conditions)
+        .group_by(day.anchor_date, day.care_bundle_version)
     )
     used: dict[dt.date, Counter[str]] = defaultdict(Counter)
-    for day, version, number in session.execute(query):
-        used[period_start(day, interval)][version] += number
+    for anchor_date, version, number in session.execute(query):
+        used[period_start(anchor_date, interval)][version] += int(number)
     return tuple(
         used[period.period.start].most_common(1)[0][0] if used[period.period.start] else None
         for period in periods

@@ -26,6 +26,7 @@ from service.models.checklists import (
     ElementOutcome,
     RuleResult,
 )
+from service.models.compliance import ComplianceDay
 from service.models.delivery import Delivery, DeliveryStatus
 from service.models.organisation import EhrAuth, Role, Site, Unit, UnitCareBundle, User, user_unit
 from service.models.tokens import ApiToken
@@ -45,6 +46,7 @@ __all__ = [
     "ChecklistChange",
     "ChecklistSource",
     "ChecklistStatus",
+    "ComplianceDay",
     "CompositeResult",
     "Delivery",
     "EhrAuth",
