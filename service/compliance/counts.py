@@ -145,58 +145,74 @@ def count_measure(
         return [PeriodCounts(period, incomplete=not period.ended_by(today)) for period in periods]
     day = ComplianceDay
     conditions = [
-        day.care_bundle_id == scope.care_bundle_id,
+        *day_scope(scope, first, last),
         day.measure_kind == str(measure.kind),
         day.measure_id == measure.id,
-        day.unit_id.in_(scope.unit_ids),
-        day.anchor_date >= first,
-        day.anchor_date <= last,
     ]
-    if scope.versions:
-        conditions.append(day.care_bundle_version.in_(scope.versions))
     query = (
         select(day.anchor_date, day.outcome, day.reason, day.counted, func.sum(day.checklists))
         .where(*conditions)
         .group_by(day.anchor_date, day.outcome, day.reason, day.counted)
     )
-    tallies: dict[dt.date, Counter[str]] = defaultdict(Counter)
-    reasons: dict[dt.date, Counter[str]] = defaultdict(Counter)
-    duplicates: Counter[dt.date] = Counter()
+    tally = Tally()
     for anchor_date, outcome, reason, counted, number in session.execute(query):
         start = period_start(anchor_date, interval)
         if not counted:
-            duplicates[start] += int(number)
+            tally.duplicates[start] += int(number)
         elif outcome == "not-applicable":
-            reasons[start][reason or "not applicable"] += int(number)
+            tally.reasons[start][reason or "not applicable"] += int(number)
         else:
-            tallies[start][outcome] += int(number)
-    still_open = _per_period(
+            tally.outcomes[start][outcome] += int(number)
+    tally.still_open = _per_period(
         session,
         select(Checklist.anchor_date, func.count())
         .where(*_scoped(scope, first, last), Checklist.status == ChecklistStatus.IN_PROGRESS)
         .group_by(Checklist.anchor_date),
         interval,
     )
-    results = []
-    for period in periods:
-        tally = tallies[period.start]
+    return [tally.counts(period, today) for period in periods]
+
+
+@dataclass
+class Tally:
+    """What a counting pass found per period start: outcomes, not applicable by reason, duplicates set
+    aside, and what is still open (making the period incomplete)."""
+
+    outcomes: dict[dt.date, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reasons: dict[dt.date, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    duplicates: Counter[dt.date] = field(default_factory=Counter)
+    still_open: Counter[dt.date] = field(default_factory=Counter)
+
+    def counts(self, period: Period, today: dt.date) -> PeriodCounts:
+        tally = self.outcomes[period.start]
         met, not_met, missing = tally["met"], tally["not-met"], tally["missing"]
-        results.append(
-            PeriodCounts(
-                period,
-                numerator=met,
-                denominator=met + not_met + missing,
-                met=met,
-                not_met=not_met,
-                missing=missing,
-                not_applicable=dict(sorted(reasons[period.start].items())),
-                outside=tally["outside"],
-                duplicates=duplicates[period.start],
-                open=still_open[period.start],
-                incomplete=not period.ended_by(today) or still_open[period.start] > 0,
-            )
+        return PeriodCounts(
+            period,
+            numerator=met,
+            denominator=met + not_met + missing,
+            met=met,
+            not_met=not_met,
+            missing=missing,
+            not_applicable=dict(sorted(self.reasons[period.start].items())),
+            outside=tally["outside"],
+            duplicates=self.duplicates[period.start],
+            open=self.still_open[period.start],
+            incomplete=not period.ended_by(today) or self.still_open[period.start] > 0,
         )
-    return results
+
+
+def day_scope(scope: Scope, first: dt.date, last: dt.date) -> list[ColumnElement[bool]]:
+    """The ``compliance_day`` rows of the scope from ``first`` to ``last`` (every measure)."""
+    day = ComplianceDay
+    conditions = [
+        day.care_bundle_id == scope.care_bundle_id,
+        day.unit_id.in_(scope.unit_ids),
+        day.anchor_date >= first,
+        day.anchor_date <= last,
+    ]
+    if scope.versions:
+        conditions.append(day.care_bundle_version.in_(scope.versions))
+    return conditions
 
 
 def _per_period(

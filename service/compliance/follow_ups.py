@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -32,6 +32,7 @@ from service.compliance.counts import (
     Behind,
     PeriodCounts,
     Scope,
+    Tally,
     counted_condition,
     final_checklists,
 )
@@ -137,9 +138,7 @@ def count_follow_up(
     today: dt.date,
 ) -> list[PeriodCounts]:
     periods = periods_covering(first, last, interval)
-    tallies: dict[dt.date, Counter[str]] = defaultdict(Counter)
-    reasons: dict[dt.date, Counter[str]] = defaultdict(Counter)
-    waiting: Counter[dt.date] = Counter()
+    tally = Tally()
     if scope.unit_ids:
         for baseline, outcome, reason in judged_patients(session, catalogue, scope, measure_id, today):
             day = baseline.anchor_date
@@ -147,28 +146,12 @@ def count_follow_up(
                 continue
             start = period_start(day, interval)
             if outcome is Outcome.NOT_APPLICABLE:
-                reasons[start][reason or _NOT_APPLICABLE] += 1
+                tally.reasons[start][reason or _NOT_APPLICABLE] += 1
             else:
-                tallies[start][str(outcome)] += 1
-                waiting[start] += outcome is Outcome.MISSING
-    results = []
-    for period in periods:
-        tally = tallies[period.start]
-        met, not_met, missing = tally["met"], tally["not-met"], tally["missing"]
-        results.append(
-            PeriodCounts(
-                period,
-                numerator=met,
-                denominator=met + not_met + missing,
-                met=met,
-                not_met=not_met,
-                missing=missing,
-                not_applicable=dict(sorted(reasons[period.start].items())),
-                open=waiting[period.start],
-                incomplete=not period.ended_by(today) or waiting[period.start] > 0,
-            )
-        )
-    return results
+                tally.outcomes[start][str(outcome)] += 1
+                # A baseline still waiting for its follow-up: one may come, so the period is not final.
+                tally.still_open[start] += outcome is Outcome.MISSING
+    return [tally.counts(period, today) for period in periods]
 
 
 def follow_up_behind(

@@ -25,6 +25,7 @@ from service.compliance.counts import (
     Scope,
     checklists_behind,
     count_measure,
+    day_scope,
 )
 from service.compliance.follow_ups import count_follow_up, follow_up_behind
 from service.compliance.periods import Interval, Period, period_start
@@ -193,16 +194,8 @@ def _versions_in_use(
         return tuple(None for _ in periods)
     # Versions counted on any composite (every final checklist has its version's composites).
     day = ComplianceDay
-    conditions = [
-        day.care_bundle_id == scope.care_bundle_id,
-        day.measure_kind == "composite",
-        day.counted.is_(True),
-        day.unit_id.in_(scope.unit_ids),
-        day.anchor_date >= periods[0].period.start,
-        day.anchor_date < periods[-1].period.end,
-    ]
-    if scope.versions:
-        conditions.append(day.care_bundle_version.in_(scope.versions))
+    first, last = periods[0].period.start, periods[-1].period.end - dt.timedelta(days=1)
+    conditions = [*day_scope(scope, first, last), day.measure_kind == "composite", day.counted.is_(True)]
     query = (
         select(day.anchor_date, day.care_bundle_version, func.sum(day.checklists))
         .where(*conditions)
