@@ -28,7 +28,6 @@ from statistics import fmean
 from service.errors import InvalidInput
 from service.spc.icons import assurance_icon, variation_icon
 from service.spc.model import (
-    TRIAL_BELOW_POINTS,
     Chart,
     ChartKind,
     ImprovementDirection,
@@ -161,15 +160,7 @@ def _segment(
     lines: list[Lines | None] = [None] * (plan.stop - plan.start)
     centre = _pooled(numerators, denominators, plan.baseline)
     ratio = None if centre is None else _sigma_z(values, denominators, plan.baseline, centre)
-    segment = Segment(
-        index=plan.index,
-        start=plan.start,
-        stop=plan.stop,
-        baseline_points=len(plan.baseline),
-        trial=len(plan.baseline) < TRIAL_BELOW_POINTS,
-        centre=centre,
-        overdispersion_ratio=ratio,
-    )
+    segment = plan.segment(centre, overdispersion_ratio=ratio)
     if centre is None:
         return segment, lines
     degenerate = centre in (0.0, 1.0)

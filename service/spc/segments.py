@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from service.errors import InvalidInput
 from service.spc.icons import signal_type
-from service.spc.model import ImprovementDirection, Point
+from service.spc.model import TRIAL_BELOW_POINTS, ImprovementDirection, Point, Segment
 from service.spc.rules import RuleInput, apply_rules
 
 
@@ -36,6 +36,25 @@ class SegmentPlan:
     stop: int
     present: tuple[int, ...]
     baseline: tuple[int, ...]
+
+    def segment(
+        self,
+        centre: float | None,
+        *,
+        mean_moving_range: float | None = None,
+        overdispersion_ratio: float | None = None,
+    ) -> Segment:
+        """The segment this plan makes, with its centre and spread; trial under ``TRIAL_BELOW_POINTS``."""
+        return Segment(
+            index=self.index,
+            start=self.start,
+            stop=self.stop,
+            baseline_points=len(self.baseline),
+            trial=len(self.baseline) < TRIAL_BELOW_POINTS,
+            centre=centre,
+            mean_moving_range=mean_moving_range,
+            overdispersion_ratio=overdispersion_ratio,
+        )
 
 
 def rebase_candidates(labels: Sequence[Hashable]) -> tuple[int, ...]:

@@ -24,7 +24,6 @@ from statistics import fmean
 from service.errors import InvalidInput
 from service.spc.icons import assurance_icon, variation_icon
 from service.spc.model import (
-    TRIAL_BELOW_POINTS,
     Chart,
     ChartKind,
     ImprovementDirection,
@@ -102,15 +101,7 @@ def _segment(
     baseline = [value for i in plan.baseline if (value := values[i]) is not None]
     centre = fmean(baseline) if baseline else None
     spread = mean_moving_range(values, plan.baseline, screen=screen)
-    segment = Segment(
-        index=plan.index,
-        start=plan.start,
-        stop=plan.stop,
-        baseline_points=len(plan.baseline),
-        trial=len(plan.baseline) < TRIAL_BELOW_POINTS,
-        centre=centre,
-        mean_moving_range=spread,
-    )
+    segment = plan.segment(centre, mean_moving_range=spread)
     if centre is None:
         return segment, lines
     for i in plan.present:
