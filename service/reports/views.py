@@ -18,9 +18,9 @@ from sqlalchemy import select
 from schemas.care_bundle import CareBundle
 from service.auth import require_role, signed_in_user
 from service.care_bundles import CareBundleCatalogue, current_catalogue
-from service.compliance.counts import Measure, MeasureKind
-from service.compliance.periods import local_today
-from service.compliance.report import Report, build_report, measures_of
+from service.compliance.counts import Measure, MeasureKind, Scope
+from service.compliance.periods import Period, local_today, periods_covering
+from service.compliance.report import Report, behind_any, build_report, measures_of
 from service.errors import InvalidInput
 from service.extensions import db
 from service.models import Role, Unit
@@ -102,6 +102,55 @@ def chart_download() -> Response:
     return response
 
 
+@bp.get("/checklists")
+@require_role(Role.QI_LEAD, Role.ADMIN)
+def checklists_behind_point() -> str | tuple[str, int]:
+    """The checklists behind one point of a chart (the chart's query and ``period``, the period's first day):
+    each with its outcome, possible duplicates marked. No patient identifier is shown here: users granted
+    that permission get them from ``/api/compliance/checklists``, where every such read is audited."""
+    units = reportable_units()
+    catalogue = current_catalogue()
+    today = local_today(dt.datetime.now(dt.UTC))
+    parsed = parse_query(request.args, units, _offered(units, catalogue), catalogue, today)
+    period = _period(parsed, request.args.get("period", ""))
+    if parsed.request is None or parsed.scope is None or period is None:
+        return render_template("reports/checklists.html", parsed=parsed), parsed.status
+    asked = parsed.request
+    scope = Scope(asked.care_bundle_id, asked.unit_ids, asked.versions)
+    rows = behind_any(db.session, catalogue, scope, asked.measure, period, today)
+    names = {unit.id: unit.name for unit in units}
+    measure = next(
+        info for info in measures_of(catalogue, asked.care_bundle_id) if info.measure == asked.measure
+    )
+    pairs = [(name, value) for name, value in canonical(asked, parsed.scope)]
+    return render_template(
+        "reports/checklists.html",
+        parsed=parsed,
+        period=period,
+        measure=measure,
+        scope_name=parsed.scope.name,
+        rows=rows,
+        units=names,
+        chart_href=f"{url_for('reports.index')}?{changed(pairs)}",
+    )
+
+
+def _period(parsed: ParsedQuery, raw: str) -> Period | None:
+    """The period starting on ``raw`` (a Monday, or the 1st of a month) inside the chart's range."""
+    try:
+        start = dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        parsed.fail("period", "Choose a point of the chart (its period's first day)")
+        return None
+    if parsed.request is None:
+        return None
+    found = periods_covering(start, start, parsed.request.interval)[0]
+    if found.start != start:
+        parsed.fail("period", "Choose a point of the chart (its period's first day)")
+        return None
+    return found
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-._" else "-" for c in name)[:150]
 
@@ -161,9 +210,11 @@ def _chart_page(
                 f"{here}?{changed(pairs, add=[('rebase', day.isoformat())])}",
             )
         )
+    behind = url_for("reports.checklists_behind_point")
     rows = [
         {
             "label": counts.period.label,
+            "behind_href": f"{behind}?{changed(pairs, add=[('period', counts.period.start.isoformat())])}",
             "counts": counts,
             "point": point,
             "version": version,
