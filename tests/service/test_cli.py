@@ -84,7 +84,8 @@ def test_demo_load_and_logins_on_a_fresh_database(tmp_path: Path) -> None:
         again = runner.invoke(args=["demo", "load"])
         logins = runner.invoke(args=["demo", "logins"])
     assert first.exit_code == 0, first.output
-    assert "created 2 site(s), 7 unit(s), 7 user(s)" in first.output
+    assert "created 2 site(s), 8 unit(s), 7 user(s)" in first.output
+    assert "1500 completed checklist(s) on the SPC demo ward" in first.output
     assert "3 open checklist(s)" in first.output
     assert "already loaded, nothing created" in again.output
     assert "midwife" in logins.output
