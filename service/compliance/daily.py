@@ -11,6 +11,7 @@ rule reports use: of the final checklists sharing an ``episode_key``, the one co
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -105,6 +106,14 @@ def refresh_days(session: AnySession, days: Iterable[Day]) -> None:
     if not wanted:
         return
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Two transactions recounting one day at once would both insert its rows (the second breaking
+        # uq_compliance_day_cell): each day is recounted under a lock held to the end of the transaction,
+        # taken in day order. The second then counts after the first commits (READ COMMITTED: each statement
+        # sees what was committed before it), so the last to recount sees every change. SQLite writes are
+        # serialised already.
+        for day in wanted:
+            session.execute(select(func.pg_advisory_xact_lock(_lock_key(day))))
     for start in range(0, len(wanted), 200):
         chunk = wanted[start : start + 200]
         keys = [tuple(day) for day in chunk]
@@ -117,6 +126,12 @@ def refresh_days(session: AnySession, days: Iterable[Day]) -> None:
         )
         selected = [tuple_(Checklist.care_bundle_id, Checklist.unit_id, Checklist.anchor_date).in_(keys)]
         session.execute(insert(ComplianceDay).from_select(_COLUMNS, _counts(selected)))
+
+
+def _lock_key(day: Day) -> int:
+    """A stable signed 64-bit key of the day (the same in every process)."""
+    digest = hashlib.blake2b(f"compliance_day|{day[0]}|{day[1]}|{day[2].isoformat()}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def rebuild(session: AnySession) -> None:

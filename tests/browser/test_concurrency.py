@@ -19,8 +19,9 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
+from service.compliance.daily import rebuild
 from service.extensions import db
-from service.models import Checklist, ChecklistStatus
+from service.models import Checklist, ChecklistStatus, ComplianceDay
 from tests.browser.conftest import PASSWORD, USERNAME, LiveServer
 from tests.factories import OASI_FORM
 
@@ -136,3 +137,34 @@ def test_concurrent_completions_through_two_workers(live_server: LiveServer, liv
         db.session.remove()
     assert {row.id for row in stored} == ids
     assert {(row.status, row.version) for row in stored} == {(ChecklistStatus.COMPLETED, 2)}
+
+    # All of them on one day of one unit: the day counts the workers kept under each other's feet equal a
+    # recount (decision 0014: each day is recounted under a lock on PostgreSQL; SQLite serialises writes).
+    with live_app.app_context():
+        kept = day_cells()
+        rebuild(db.session)
+        recounted = day_cells()
+        db.session.rollback()  # leave the live server's table as its workers made it
+        db.session.remove()
+    assert kept == recounted
+    assert sum(cell[-1] for cell in kept if cell[4] == "composite" and cell[8]) >= len(ids)
+
+
+def day_cells() -> set[tuple[object, ...]]:
+    return {
+        tuple(row)
+        for row in db.session.execute(
+            select(
+                ComplianceDay.care_bundle_id,
+                ComplianceDay.unit_id,
+                ComplianceDay.anchor_date,
+                ComplianceDay.care_bundle_version,
+                ComplianceDay.measure_kind,
+                ComplianceDay.measure_id,
+                ComplianceDay.outcome,
+                ComplianceDay.reason,
+                ComplianceDay.counted,
+                ComplianceDay.checklists,
+            )
+        )
+    }
