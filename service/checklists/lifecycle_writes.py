@@ -24,7 +24,7 @@ from service.checklists.lifecycle_records import questionnaire_response, refusal
 from service.checklists.outcomes import Evaluation
 from service.checklists.store import answers_of, record_evaluation
 from service.checklists.timing import instant
-from service.compliance.daily import days_of, refresh_after_change
+from service.compliance.daily import after_change, before_change
 from service.errors import Conflict, StaleVersion, Unprocessable
 from service.models.audit import AuditAction, AuditEvent
 from service.models.changes import ChangeOperation, ChecklistChange
@@ -109,12 +109,13 @@ def record_change(
     version = based_on + 1
     status = STATUS_AFTER[operation]
     previous = checklist.status
-    day_before = next(iter(days_of(checklist)), None)
-    episode_before = checklist.episode_key
+    anchor_after = _anchor_instant(care_bundle, settled) if settled is not None else checklist.anchor_time
+    # What the compliance reports' day counts hold of this checklist and its episodes (decision 0014).
+    pending = before_change(session, checklist, anchor_after)
     with _concurrent_change_refused(checklist.id):
         if settled is not None:
             write_answers(care_bundle, checklist, settled)
-            checklist.anchor_time = _anchor_instant(care_bundle, settled)
+            checklist.anchor_time = anchor_after
         checklist.index_for_reports()
         checklist.status = status
         if operation is ChangeOperation.COMPLETE:
@@ -166,7 +167,7 @@ def record_change(
         session.add(_audit_event(care_bundle, actor, checklist, operation, based_on, now))
         session.flush()
         # The compliance reports' day counts (decision 0014), in the same transaction.
-        refresh_after_change(session, checklist, day_before, episode_before)
+        after_change(session, pending)
 
 
 def _response_of_stored(

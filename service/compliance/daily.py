@@ -1,18 +1,22 @@
 """Keeps ``compliance_day`` in step with the stored outcomes (decision 0014).
 
-A day of a care bundle on a unit (``Day``) is recounted from the outcome rows of its final checklists
-whenever one of them may have changed: the lifecycle's write path calls :func:`refresh_after_change` with the
-checklist before and after the change (its old and new anchor day, and the days of the checklists that share
-its old or new episode, whose "counted" may flip); re-judging calls :func:`refresh_days`; a bulk load calls
-:func:`rebuild`. Possible duplicates are decided by ``service.compliance.counts.counted_condition``, the one
-rule reports use: of the final checklists sharing an ``episode_key``, the one completed last is counted.
+The lifecycle's write path adds each change's difference: :func:`before_change` notes what the changed
+checklist and the checklists of its old and new episode (whose "counted" may flip) add to the table, and
+:func:`after_change` adds what they add after the change minus that (an upsert per cell; cells down to 0
+are deleted), so a write costs the same however many checklists its day holds. Re-judging recounts whole
+days (:func:`refresh_days`); a bulk load recounts everything (:func:`rebuild`). Possible duplicates are
+decided by ``service.compliance.counts.counted_condition``, the one rule reports use: of the final checklists
+sharing an ``episode_key``, the one completed last is counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -26,6 +30,8 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from service.compliance.counts import AnySession, counted_condition
 from service.models.checklists import FINAL_STATUSES, Checklist, CompositeResult, ElementOutcome, RuleResult
@@ -113,7 +119,7 @@ def refresh_days(session: AnySession, days: Iterable[Day]) -> None:
         # sees what was committed before it), so the last to recount sees every change. SQLite writes are
         # serialised already.
         for day in wanted:
-            session.execute(select(func.pg_advisory_xact_lock(_lock_key(day))))
+            session.execute(select(func.pg_advisory_xact_lock(_lock_key(("day", *day)))))
     for start in range(0, len(wanted), 200):
         chunk = wanted[start : start + 200]
         keys = [tuple(day) for day in chunk]
@@ -128,10 +134,10 @@ def refresh_days(session: AnySession, days: Iterable[Day]) -> None:
         session.execute(insert(ComplianceDay).from_select(_COLUMNS, _counts(selected)))
 
 
-def _lock_key(day: Day) -> int:
-    """A stable signed 64-bit key of the day (the same in every process)."""
-    digest = hashlib.blake2b(f"compliance_day|{day[0]}|{day[1]}|{day[2].isoformat()}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
+def _lock_key(parts: tuple[Any, ...]) -> int:
+    """A stable signed 64-bit key of a day or an episode (the same in every process)."""
+    text = "|".join(str(part) for part in ("compliance_day", *parts))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def rebuild(session: AnySession) -> None:
@@ -146,18 +152,72 @@ def days_of(checklist: Checklist) -> set[Day]:
     return {Day(checklist.care_bundle_id, checklist.unit_id, checklist.anchor_date)}
 
 
-def refresh_after_change(
-    session: AnySession, checklist: Checklist, before: Day | None, episode_before: str | None
-) -> None:
-    """After a lifecycle change of ``checklist``: recount its day before and after, and the days of the
-    checklists of its old and new episode (one of them may now be the one counted)."""
-    days = days_of(checklist) | ({before} if before is not None else set())
-    episodes = {key for key in (episode_before, checklist.episode_key) if key is not None}
-    if episodes:
-        peers = session.execute(
-            select(Checklist.care_bundle_id, Checklist.unit_id, Checklist.anchor_date)
-            .where(Checklist.episode_key.in_(episodes), Checklist.anchor_date.is_not(None))
-            .distinct()
+Cell = tuple[Any, ...]
+_KEY_COLUMNS = _COLUMNS[:-1]
+
+
+def _contributions(session: AnySession, ids: set[uuid.UUID]) -> Counter[Cell]:
+    """What these checklists add to ``compliance_day`` now (the same counting as a recount)."""
+    if not ids:
+        return Counter()
+    found: Counter[Cell] = Counter()
+    for row in session.execute(_counts([Checklist.id.in_(sorted(ids))])):
+        found[tuple(row[:-1])] += int(row[-1])
+    return found
+
+
+@dataclass
+class PendingChange:
+    """The checklists one change can move in ``compliance_day`` and what they added before it."""
+
+    ids: set[uuid.UUID]
+    before: Counter[Cell]
+
+
+def before_change(
+    session: AnySession, checklist: Checklist, anchor_after: dt.datetime | None
+) -> PendingChange:
+    """Before a lifecycle change of ``checklist`` (its anchor becoming ``anchor_after``): lock its old and new
+    episodes (PostgreSQL), and note what it and the checklists of those episodes add now. Only they can
+    change: the checklist's own rows, and which checklist of an episode is counted."""
+    episodes = sorted(
+        key for key in {checklist.episode_key, checklist.reporting_keys(anchor_after)[1]} if key is not None
+    )
+    ids = {checklist.id}
+    # Without flushing: a checklist being started is not written yet (it adds nothing before), and its first
+    # write must be the lifecycle's own (the version counter).
+    with session.no_autoflush:
+        if episodes and session.get_bind().dialect.name == "postgresql":
+            # Two changes of one episode at once must not both judge which of its checklists counts.
+            for key in episodes:
+                session.execute(select(func.pg_advisory_xact_lock(_lock_key(("episode", key)))))
+        if episodes:
+            ids |= set(session.scalars(select(Checklist.id).where(Checklist.episode_key.in_(episodes))))
+        before = _contributions(session, ids)
+    return PendingChange(ids, before)
+
+
+def after_change(session: AnySession, pending: PendingChange) -> None:
+    """Add to ``compliance_day`` what the change made different (deltas add up: concurrent changes of other
+    checklists on the same day commute, each upsert locking the rows it adds to)."""
+    session.flush()
+    after = _contributions(session, pending.ids)
+    delta = {cell: after[cell] - pending.before[cell] for cell in after.keys() | pending.before.keys()}
+    changed = [dict(zip(_COLUMNS, (*cell, number), strict=True)) for cell, number in delta.items() if number]
+    if not changed:
+        return
+    upsert: Any = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(
+        ComplianceDay
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={"checklists": ComplianceDay.checklists + upsert.excluded.checklists},
+    )
+    session.execute(upsert, changed)
+    cells = tuple_(*(getattr(ComplianceDay, name) for name in _KEY_COLUMNS))
+    session.execute(
+        delete(ComplianceDay).where(
+            ComplianceDay.checklists <= 0,
+            cells.in_([tuple(row[name] for name in _KEY_COLUMNS) for row in changed]),
         )
-        days |= {Day(cb, unit, day) for cb, unit, day in peers if day is not None}
-    refresh_days(session, days)
+    )

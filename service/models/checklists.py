@@ -142,21 +142,18 @@ class Checklist(Model):
     def index_for_reports(self) -> None:
         """Set ``anchor_date`` and ``episode_key`` from the anchor, patient and encounter (the lifecycle's
         write path calls this on every change; migration 0007 fills older rows the same way)."""
-        anchor = self.anchor_time
+        self.anchor_date, self.episode_key = self.reporting_keys(self.anchor_time)
+
+    def reporting_keys(self, anchor: datetime | None) -> tuple[date | None, str | None]:
+        """The ``anchor_date`` and ``episode_key`` this checklist has with ``anchor`` as its anchor time."""
         if anchor is not None and anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=UTC)
-        self.anchor_date = anchor.astimezone(REPORTING_TIMEZONE).date() if anchor is not None else None
-        episode = self.encounter_reference or (
-            f"anchor:{self.anchor_date.isoformat()}" if self.anchor_date is not None else None
-        )
-        self.episode_key = (
-            hashlib.md5(
-                f"{self.care_bundle_id}|{self.patient_identifier_system}|{self.patient_identifier}|{episode}".encode(),
-                usedforsecurity=False,
-            ).hexdigest()
-            if episode is not None
-            else None
-        )
+        day = anchor.astimezone(REPORTING_TIMEZONE).date() if anchor is not None else None
+        episode = self.encounter_reference or (f"anchor:{day.isoformat()}" if day is not None else None)
+        if episode is None:
+            return day, None
+        key = f"{self.care_bundle_id}|{self.patient_identifier_system}|{self.patient_identifier}|{episode}"
+        return day, hashlib.md5(key.encode(), usedforsecurity=False).hexdigest()
 
     unit: Mapped[Unit] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
