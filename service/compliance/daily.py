@@ -192,8 +192,14 @@ def before_change(
             for key in episodes:
                 session.execute(select(func.pg_advisory_xact_lock(_lock_key(("episode", key)))))
         if episodes:
-            ids |= set(session.scalars(select(Checklist.id).where(Checklist.episode_key.in_(episodes))))
-        before = _contributions(session, ids)
+            peers = select(Checklist.id).where(
+                Checklist.episode_key.in_(episodes), Checklist.status.in_(FINAL_STATUSES)
+            )
+            ids |= set(session.scalars(peers))
+        # Only final checklists add anything: a start, or a first completion with no other final checklist
+        # of its episode, has nothing to count before.
+        counted_now = ids if checklist.status in FINAL_STATUSES or len(ids - {checklist.id}) else set()
+        before = _contributions(session, counted_now)
     return PendingChange(ids, before)
 
 
@@ -206,18 +212,14 @@ def after_change(session: AnySession, pending: PendingChange) -> None:
     changed = [dict(zip(_COLUMNS, (*cell, number), strict=True)) for cell, number in delta.items() if number]
     if not changed:
         return
-    upsert: Any = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(
-        ComplianceDay
-    )
+    dialect_insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    upsert = dialect_insert(ComplianceDay)
     upsert = upsert.on_conflict_do_update(
         index_elements=list(_KEY_COLUMNS),
         set_={"checklists": ComplianceDay.checklists + upsert.excluded.checklists},
     )
     session.execute(upsert, changed)
-    cells = tuple_(*(getattr(ComplianceDay, name) for name in _KEY_COLUMNS))
-    session.execute(
-        delete(ComplianceDay).where(
-            ComplianceDay.checklists <= 0,
-            cells.in_([tuple(row[name] for name in _KEY_COLUMNS) for row in changed]),
-        )
-    )
+    fallen = [tuple(row[name] for name in _KEY_COLUMNS) for row in changed if row["checklists"] < 0]
+    if fallen:  # cells that may be down to 0
+        cells = tuple_(*(getattr(ComplianceDay, name) for name in _KEY_COLUMNS))
+        session.execute(delete(ComplianceDay).where(ComplianceDay.checklists <= 0, cells.in_(fallen)))
