@@ -26,8 +26,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.engine import Connection
@@ -261,14 +260,13 @@ class Generator:
         completed: dt.datetime,
     ) -> None:
         checklist_id = uuid.UUID(int=self.rng.getrandbits(128), version=4)
-        keys = SimpleNamespace(
-            anchor_time=anchor,
+        # The one implementation of the reporting keys, on an unsaved checklist of these identifiers.
+        anchor_date, episode_key = Checklist(
             encounter_reference=None,
             care_bundle_id=unit.care_bundle_id,
             patient_identifier_system=PATIENT_SYSTEM,
             patient_identifier=patient,
-        )
-        Checklist.index_for_reports(cast(Checklist, keys))  # the one implementation of the reporting keys
+        ).reporting_keys(anchor)
         final = status != ChecklistStatus.IN_PROGRESS
         version = {"in-progress": 1, "completed": 2}.get(str(status), 3)
         tables.checklist.append(
@@ -280,8 +278,8 @@ class Generator:
                 patient,
                 PATIENT_SYSTEM,
                 anchor,
-                keys.anchor_date,
-                keys.episode_key,
+                anchor_date,
+                episode_key,
                 str(status),
                 version,
                 template.compliant if final else None,
