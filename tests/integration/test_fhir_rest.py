@@ -157,14 +157,11 @@ class Live:
         return Client(self.base, self.tokens[token] if token else None, self.returned)
 
     def workers_answering(self, path: str, method: str = "GET") -> set[str]:
-        """The workers that answered ``method path`` (each logs just after it answers: a short poll)."""
-        deadline = time.monotonic() + 5
-        while True:
-            line = rf'"{method} {re.escape(path)} HTTP/1\.1" .* pid=<?(\d+)'
-            found = set(re.findall(line, self.server.log()))
-            if len(found) >= 2 or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
+        """The workers that answered ``method path``, from the access log. Asked after
+        :func:`on_both_workers`, which returns once each worker has closed its connection: a sync worker
+        writes its access-log line before it closes, so every line is there already."""
+        line = rf'"{method} {re.escape(path)} HTTP/1\.1" .* pid=<?(\d+)'
+        return set(re.findall(line, self.server.log()))
 
 
 def _token(env: dict[str, str], site: str, unit: str | None, *scopes: str) -> str:
@@ -271,6 +268,8 @@ def on_both_workers(live: Live, first: Request, second: Request) -> list[Answer]
             reply = http.client.HTTPResponse(connection)
             reply.begin()
             answer = Answer(reply.status, CaseInsensitiveDict(reply.getheaders()), reply.read())
+            # Connection: close: the worker has logged the request once it closes (end of file here).
+            assert connection.recv(1) == b""
         kind = answer.headers.get("Content-Type", "")
         live.returned.keep(f"{method} {path}", answer.status, kind, answer.body)
         answers.append(answer)
