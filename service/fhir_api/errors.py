@@ -68,7 +68,7 @@ def register_error_handlers(app: Flask) -> None:
         if _is_fhir_request():
             return _challenge(outcome_response(error.issues, error.status))
         if _is_api_request():
-            return _api_error(error.status, error.message)
+            return _challenge(_api_error(error.status, error.message))
         return error.message, error.status
 
     @app.errorhandler(HTTPException)
@@ -76,7 +76,7 @@ def register_error_handlers(app: Flask) -> None:
         if _is_api_request():
             # webargs puts the fields it refused in ``data["messages"]`` (names and problems, not values).
             messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
-            return _api_error(error.code or 500, error.description or error.name, messages)
+            return _challenge(_api_error(error.code or 500, error.description or error.name, messages))
         if not _is_fhir_request():
             return error
         status = error.code or 500

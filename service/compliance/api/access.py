@@ -123,12 +123,11 @@ def audit_identifier_reads(caller: Caller, checklist_ids: Iterable[str], **detai
 
 def after_compliance_request(response: Response) -> Response:
     """Write the identifier reads of a successful answer in their own transaction (if that fails, the
-    request fails and the identifiers are not sent); a 401 names the bearer scheme (RFC 6750)."""
+    request fails and the identifiers are not sent). (A 401's ``WWW-Authenticate`` comes with every
+    ``/api`` and ``/fhir`` error: ``service.fhir_api.errors``.)"""
     pending: list[AuditEvent] = g.pop("compliance_identifier_reads", [])
     if pending and response.status_code < 400:
         writes_follow()
         db.session.add_all(pending)
         db.session.commit()
-    if response.status_code == 401:
-        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="careloop"')
     return response
