@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 
 from service import create_app
 from service.auth.users import hash_password
+from service.care_bundles import CareBundleCatalogue
 from service.extensions import db
 from service.models import Role, Unit, User
 
@@ -60,6 +61,13 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def catalogue(app: Flask) -> CareBundleCatalogue:
+    """The app's care bundle catalogue (every loaded version, compiled)."""
+    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
+    return found
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from service import create_app
-from service.care_bundles import CareBundleCatalogue
 from service.extensions import db
 from tests.peers.fault_proxy import FaultProxy
 from tests.peers.medplum import MedplumPeer
@@ -28,12 +27,6 @@ def proxy(clean_fhir_peer: MedplumPeer) -> Iterator[FaultProxy]:
     """A fault proxy in front of an empty peer: sites point at ``proxy.url``."""
     with FaultProxy(clean_fhir_peer.base) as faults:
         yield faults
-
-
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
 
 
 @pytest.fixture

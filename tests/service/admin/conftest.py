@@ -10,17 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
-from service.care_bundles import CareBundleCatalogue
 from service.models import Role, Site, Unit, User
-
-
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
 
 
 @pytest.fixture

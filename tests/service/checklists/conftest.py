@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
-from service.care_bundles import CareBundleCatalogue
 from service.checklists.lifecycle import Actor
 from service.models import Unit
 from tests.factories import make_member
-
-
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
 
 
 @pytest.fixture

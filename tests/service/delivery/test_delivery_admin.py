@@ -36,12 +36,6 @@ def keys_path(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     return path
 
 
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
-
-
 # -- keys and the JWKS ------------------------------------------------------------------------------------
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import responses
-from flask import Flask
 from responses import matchers
 from sqlalchemy.orm import Session
 
@@ -38,12 +37,6 @@ from tests.outbox_support import (
 
 BASE = "https://ehr.example/fhir"
 QR_URL = f"{BASE}/QuestionnaireResponse"
-
-
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
 
 
 @pytest.fixture

@@ -42,12 +42,6 @@ def fixed_now(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
-
-
-@pytest.fixture
 def unit(session: Session) -> Unit:
     return make_unit_offering(session, OASI)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from service.care_bundles import CareBundleCatalogue
@@ -17,12 +16,6 @@ from tests.service.compliance.test_counts import MONDAY, birth_on, record
 
 #: Weeks of checklists and how many of each week's five births met all four practices (week 6 is empty).
 MET_PER_WEEK = (4, 5, 3, 4, 5, 4, None, 4, 2, 5, 4, 3, 5, 4)
-
-
-@pytest.fixture
-def catalogue(app: Flask) -> CareBundleCatalogue:
-    found: CareBundleCatalogue = app.extensions["care_bundle_catalogue"]
-    return found
 
 
 @pytest.fixture
